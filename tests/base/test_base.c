@@ -1,0 +1,40 @@
+/* Unit tests for base/: buffers, UTF-8 helpers, PRNG determinism. */
+#include "base/base.h"
+#include <stdlib.h>
+#include "../test_util.h"
+
+int main(void)
+{
+	struct buf b;
+	buf_init(&b);
+	buf_printf(&b, "%d-%s", 42, "x");
+	buf_putc(&b, '!');
+	CHECK_STREQ(b.data, "42-x!");
+	CHECK(b.len == 5);
+	buf_free(&b);
+
+	uint32_t cp;
+	CHECK(utf8_decode("\xe4\xbd\xa0", 3, &cp) == 3 && cp == 0x4F60);
+	CHECK(utf8_decode("\xe4\xbd", 2, &cp) == 0);          /* incomplete */
+	CHECK(utf8_decode("\xed\xa0\x80", 3, &cp) == 0);      /* surrogate */
+	CHECK(utf8_decode("\xc0\x80", 2, &cp) == 0);          /* overlong */
+	char out[4];
+	CHECK(utf8_encode(0x1F600, out) == 4 && memcmp(out, "\xf0\x9f\x98\x80", 4) == 0);
+	CHECK(utf8_complete_prefix("ab\xe4\xbd", 4) == 2);
+	CHECK(utf8_complete_prefix("ab\xe4\xbd\xa0", 5) == 5);
+	CHECK(utf8_complete_prefix("ab\xf0\x9f\x98", 5) == 2);
+	CHECK(utf8_complete_prefix("ab", 2) == 2);
+
+	struct rng r1, r2;
+	rng_seed(&r1, 7), rng_seed(&r2, 7);
+	int same = 1;
+	for (int i = 0; i < 100; i++) same &= rng_next(&r1) == rng_next(&r2);
+	CHECK(same);
+	double u = rng_uniform(&r1);
+	CHECK(u >= 0 && u < 1);
+
+	char *p = path_join("a/", "b");
+	CHECK_STREQ(p, "a/b");
+	free(p);
+	TEST_END();
+}
