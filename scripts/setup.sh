@@ -23,6 +23,19 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# Test-side reference tools from ../shared (tokenizer, template renderer), installed from their
+# own package-lock.json into a copy under build/_tools so ../shared stays untouched.
+shared=${GLM_SHARED_DIR:-$(pwd)/../shared}
+if [ -d "$shared/tools" ]; then
+  for t in tokref jinjaref; do
+    dst=build/_tools/$t
+    if [ ! -d "$dst/node_modules" ]; then
+      mkdir -p "$dst" && cp -r "$shared/tools/$t/." "$dst/"
+      (cd "$dst" && npm ci --no-audit --no-fund --loglevel=error)
+    fi
+  done
+fi
+
 [ "${1:-}" = "--no-build" ] && exit 0
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
