@@ -13,6 +13,12 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	/* one line per subcommand; each lives in cli/cli_<name>.c */
+	{"run", cli_run, "generate from a prompt (--model DIR --prompt TEXT | --prompt-ids 1,2,3)"},
+	{"info", cli_info, "describe a checkpoint (--model DIR)"},
+	{"synth", cli_synth, "write a checkpoint shaped like a real GLM model (--like glm-4.5-air --out DIR)"},
+	{"bench", cli_bench, "benchmarks: `glm bench model --model DIR`"},
+	{"tokenize", cli_tokenize, "stdin text -> token ids JSON (--model DIR [--decode] [--skip-special])"},
+	{"template", cli_template, "render the chat template (--model DIR --messages FILE [--tools FILE] [--kwargs JSON] [--ids])"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,161 @@
+/* cli_bench.c — `glm bench model`: single-stream prefill and decode speed of a checkpoint on
+ * this machine, reported against the machine's limits (design.md §7): decode as achieved GB/s
+ * of weights touched per token against the measured read bandwidth, prefill as GFLOP/s.
+ * (`glm bench serve`, the serving benchmark, comes with the server.) */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if __has_include("backend/cpu/cpu.h") /* TEMP until the cpu backend lands */
+#include "backend/cpu/cpu.h"
+#define HAVE_CPU 1
+#endif
+#include "cli/cli.h"
+#include "cli/cli_common.h"
+#include "engine/engine.h"
+#include "model/model.h"
+
+/* Bytes and FLOPs one token touches in the main forward (glm4_moe shapes, from the loaded
+ * tensors): attention projections, dense or K routed + shared experts, router, lm_head. */
+static void per_token_cost(const struct model *m, double *bytes, double *params)
+{
+	const struct model_config *c = &m->cfg;
+	*bytes = *params = 0;
+	char name[256];
+	for (int l = 0; l < c->n_layers; l++) {
+		const char *proj[] = {"q_proj", "k_proj", "v_proj", "o_proj"};
+		for (int p = 0; p < 4; p++) {
+			snprintf(name, sizeof name, "model.layers.%d.self_attn.%s.weight", l, proj[p]);
+			const struct st_tensor *t = safetensors_find(&m->st, name);
+			*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
+		}
+		const char *mlp[] = {"gate_proj", "up_proj", "down_proj"};
+		if (l < c->first_k_dense_replace) {
+			for (int p = 0; p < 3; p++) {
+				snprintf(name, sizeof name, "model.layers.%d.mlp.%s.weight", l, mlp[p]);
+				const struct st_tensor *t = safetensors_find(&m->st, name);
+				*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
+			}
+			continue;
+		}
+		snprintf(name, sizeof name, "model.layers.%d.mlp.gate.weight", l);
+		const struct st_tensor *t = safetensors_find(&m->st, name);
+		*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
+		for (int p = 0; p < 3; p++) {
+			snprintf(name, sizeof name, "model.layers.%d.mlp.experts.0.%s.weight", l, mlp[p]);
+			t = safetensors_find(&m->st, name);
+			*bytes += (double)t->nbytes * c->n_experts_used, *params += (double)st_tensor_numel(t) * c->n_experts_used;
+			if (c->n_shared_experts > 0) {
+				snprintf(name, sizeof name, "model.layers.%d.mlp.shared_experts.%s.weight", l, mlp[p]);
+				t = safetensors_find(&m->st, name);
+				*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
+			}
+		}
+	}
+	*bytes += (double)c->vocab * c->dim * 2, *params += (double)c->vocab * c->dim; /* lm_head */
+}
+
+static int bench_model(int argc, char **argv)
+{
+	const char *dir = NULL, *v;
+	int prompt_len = 512, gen = 32, reps = 1;
+	struct engine_config ec;
+	engine_config_default(&ec);
+	for (int i = 1; i < argc; i++) {
+		if (cli_flag(argv, i, "--help")) {
+			printf("usage: glm bench model --model DIR [--prompt-len 512] [--gen 32] [--reps 1]\n%s", cli_engine_help);
+			return 0;
+		} else if (cli_flag_value(argc, argv, &i, "--model", "-m", &dir)) {}
+		else if (cli_flag_value(argc, argv, &i, "--prompt-len", NULL, &v)) prompt_len = cli_parse_long("--prompt-len", v);
+		else if (cli_flag_value(argc, argv, &i, "--gen", NULL, &v)) gen = cli_parse_long("--gen", v);
+		else if (cli_flag_value(argc, argv, &i, "--reps", NULL, &v)) reps = cli_parse_long("--reps", v);
+		else if (cli_engine_flag(argc, argv, &i, &ec)) {}
+		else cli_usage_error("bench model", "unknown flag '%s'", argv[i]);
+	}
+	if (!dir) cli_usage_error("bench model", "--model DIR is required");
+	struct model m;
+	struct err e = {{0}};
+	if (model_load(&m, dir, &e)) {
+		fprintf(stderr, "glm bench: %s\n", e.msg);
+		return 1;
+	}
+	safetensors_prefetch(&m.st);
+	if (ec.max_batch_tokens < prompt_len) ec.max_batch_tokens = prompt_len;
+	ec.kv_tokens = (int64_t)(prompt_len + gen) * reps + 64;
+	if (ec.max_model_len <= 0) ec.max_model_len = prompt_len + gen + 1;
+	struct engine eng;
+	if (engine_init(&eng, &m, &ec, &e)) {
+		fprintf(stderr, "glm bench: %s\n", e.msg);
+		return 1;
+	}
+	const struct model_config *c = &m.cfg;
+	printf("model: %s (%s, %d layers, dim %d, %d experts/%d used)\n", dir, c->model_type, c->n_layers, c->dim,
+	       c->n_experts, c->n_experts_used);
+	printf("backend: %s, %d threads%s\n", eng.be->ops->name, eng.be->n_threads,
+	       ec.bf16_activations ? ", BF16 activations" : ", fp32 activations");
+	#ifdef HAVE_CPU
+	double bw = cpu_measure_read_bandwidth(eng.be, (size_t)1 << 30);
+#else
+	double bw = 1;
+#endif
+	printf("measured read bandwidth: %.1f GB/s (%d threads, 1 GiB streaming read)\n", bw, eng.be->n_threads);
+
+	double tok_bytes, tok_params;
+	per_token_cost(&m, &tok_bytes, &tok_params);
+	double best_prefill = 1e30, best_decode = 1e30;
+	struct rng r;
+	rng_seed(&r, 1);
+	for (int rep = 0; rep < reps; rep++) {
+		int32_t *ids = xmalloc(prompt_len * sizeof *ids);
+		for (int i = 0; i < prompt_len; i++) ids[i] = (int32_t)(rng_next(&r) % (uint64_t)c->vocab);
+		struct sequence s, *sp = &s;
+		sequence_init(&s, ids, prompt_len);
+		const float *lg = NULL;
+		double t0 = time_now();
+		if (engine_step(&eng, &sp, 1, &prompt_len, &lg, &e)) {
+			fprintf(stderr, "glm bench: %s\n", e.msg);
+			return 1;
+		}
+		double tp = time_now() - t0;
+		double t1 = time_now();
+		for (int g = 0; g < gen; g++) {
+			int one = 1;
+			sequence_append(&s, logits_argmax(lg, c->vocab));
+			if (engine_step(&eng, &sp, 1, &one, &lg, &e)) {
+				fprintf(stderr, "glm bench: %s\n", e.msg);
+				return 1;
+			}
+		}
+		double td = time_now() - t1;
+		if (tp < best_prefill) best_prefill = tp;
+		if (td < best_decode) best_decode = td;
+		sequence_free(&s, &eng);
+		free(ids);
+	}
+	/* prefill FLOPs: 2 per weight per token (lm_head only for the last token) + attention */
+	double lm = (double)c->vocab * c->dim;
+	double attn = 0;
+	for (int i = 0; i < prompt_len; i++) attn += 4.0 * c->n_heads * c->head_dim * (i + 1);
+	double flops = 2.0 * (tok_params - lm) * prompt_len + 2.0 * lm + attn * c->n_layers;
+	printf("prefill: %d tokens in %.3f s = %.1f tokens/s, %.1f GFLOP/s\n", prompt_len, best_prefill,
+	       prompt_len / best_prefill, flops / best_prefill / 1e9);
+	double dtps = gen / best_decode;
+	double kv = (double)(prompt_len + gen / 2) * c->n_kv_heads * c->head_dim * 2 * 4 * c->n_layers;
+	double per_tok = tok_bytes + kv;
+	printf("decode: %d tokens in %.3f s = %.2f tokens/s\n", gen, best_decode, dtps);
+	printf("decode bytes touched per token: %.3f GB (weights %.3f GB + KV %.4f GB)\n", per_tok / 1e9, tok_bytes / 1e9,
+	       kv / 1e9);
+	printf("decode achieved: %.1f GB/s = %.0f%% of measured read bandwidth\n", per_tok * dtps / 1e9,
+	       100.0 * per_tok * dtps / 1e9 / bw);
+	engine_free(&eng);
+	model_close(&m);
+	return 0;
+}
+
+int cli_bench(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "model")) return bench_model(argc - 1, argv + 1);
+	fprintf(stderr, "usage: glm bench model --model DIR [flags]   (glm bench model --help)\n");
+	return 2;
+}
