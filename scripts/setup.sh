@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config
-      libpcre2-dev libjansson-dev libmicrohttpd-dev
+      libpcre2-dev libjansson-dev libmicrohttpd-dev libcurl4-openssl-dev
       python3-numpy python3-jinja2 nodejs npm curl)
 missing=()
 for p in "${pkgs[@]}"; do
@@ -35,6 +35,9 @@ if [ -d "$shared/tools" ]; then
     fi
   done
 fi
+
+# The official OpenAI SDK for the server end-to-end tests (pinned by tests/server/package-lock.json).
+[ -d tests/server/node_modules ] || (cd tests/server && npm ci --no-audit --no-fund --loglevel=error)
 
 [ "${1:-}" = "--no-build" ] && exit 0
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null

@@ -9,6 +9,9 @@ int cli_synth(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_template(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_bench_serve(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 /* Flag parsing shared by all subcommands. argv[*i] is the current argument.
  * cli_flag_value matches "--name VALUE" and "--name=VALUE" (and the optional alias, e.g. "-n");

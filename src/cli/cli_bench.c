@@ -80,7 +80,6 @@ static int bench_model(int argc, char **argv)
 		fprintf(stderr, "glm bench: %s\n", e.msg);
 		return 1;
 	}
-	safetensors_prefetch(&m.st);
 	if (ec.max_batch_tokens < prompt_len) ec.max_batch_tokens = prompt_len;
 	ec.kv_tokens = (int64_t)(prompt_len + gen) * reps + 64;
 	if (ec.max_model_len <= 0) ec.max_model_len = prompt_len + gen + 1;

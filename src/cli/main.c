@@ -19,6 +19,7 @@ static const struct command {
 	{"bench", cli_bench, "benchmarks: `glm bench model --model DIR`"},
 	{"tokenize", cli_tokenize, "stdin text -> token ids JSON (--model DIR [--decode] [--skip-special])"},
 	{"template", cli_template, "render the chat template (--model DIR --messages FILE [--tools FILE] [--kwargs JSON] [--ids])"},
+	{"serve", cli_serve, "OpenAI-compatible HTTP server (--model DIR; no --model: the demo checkpoint)"},
 };
 
 static void usage(FILE *f)

@@ -38,6 +38,9 @@ int engine_init(struct engine *eng, struct model *m, const struct engine_config 
 #endif
 	} else if (!strcmp(c->backend, "ref")) eng->be = backend_ref_create();
 	else return err_set(e, "unknown backend '%s' (cpu or ref)", c->backend);
+	/* Read the weights in now (with progress on a terminal) when they fit in memory, so the
+	 * first request does not pay for page faults; a larger model pages in on demand. */
+	model_prefetch(m);
 	int n_blocks = (int)((c->kv_tokens + c->block_size - 1) / c->block_size);
 	if (kv_cache_init(&eng->kv, m, c->block_size, n_blocks, e)) {
 		engine_free(eng);

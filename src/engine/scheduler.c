@@ -435,6 +435,10 @@ static void *engine_thread(void *arg)
 		pthread_mutex_unlock(&s->mu);
 		if (stop) break;
 		drop_cancelled(s);
+		pthread_mutex_lock(&s->mu); /* submit's queue limit and /metrics read these */
+		s->stats.running = s->n_running;
+		s->stats.waiting = s->n_waiting;
+		pthread_mutex_unlock(&s->mu);
 		int n = plan_step(s);
 		if (n == 0) {
 			if (s->n_waiting && !s->n_running) {

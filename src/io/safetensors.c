@@ -273,30 +273,6 @@ void safetensors_close(struct safetensors *st)
 	memset(st, 0, sizeof *st);
 }
 
-void safetensors_prefetch(const struct safetensors *st)
-{
-	size_t total = 0, done = 0;
-	for (int i = 0; i < st->n_files; i++) total += st->files[i].size;
-	bool show = isatty(2) && total > (256u << 20);
-	double t0 = time_now(), last = 0;
-	volatile unsigned char sink = 0;
-	for (int i = 0; i < st->n_files; i++) {
-		const unsigned char *p = st->files[i].map;
-		madvise(st->files[i].map, st->files[i].size, MADV_WILLNEED);
-		for (size_t off = 0; off < st->files[i].size; off += 4096) {
-			sink ^= p[off];
-			done += 4096;
-			if (show && (off & ((64u << 20) - 1)) == 0 && time_now() - last > 0.2) {
-				last = time_now();
-				fprintf(stderr, "\rloading weights: %5.1f%%  %.1f / %.1f GB  %.1f s", 100.0 * done / total, done / 1e9,
-				        total / 1e9, last - t0);
-			}
-		}
-	}
-	if (show) fprintf(stderr, "\rloading weights: 100.0%%  %.1f GB in %.1f s          \n", total / 1e9, time_now() - t0);
-	(void)sink;
-}
-
 void st_writer_init(struct st_writer *w) { memset(w, 0, sizeof *w); }
 
 void st_writer_add(struct st_writer *w, const char *name, enum dtype dtype, int ndim, const int64_t *shape,

@@ -50,9 +50,6 @@ int safetensors_open_file(struct safetensors *st, const char *path, struct err *
 void safetensors_close(struct safetensors *st);
 const struct st_tensor *safetensors_find(const struct safetensors *st, const char *name);
 int64_t st_tensor_numel(const struct st_tensor *t);
-/* Touches every page so the first forward does not pay for page faults; shows progress on
- * stderr when it is a terminal. */
-void safetensors_prefetch(const struct safetensors *st);
 
 /* Writing (for `glm synth` and tests). Tensors are added with their bytes, or without (data NULL)
  * to be produced by `fill` while writing, so a checkpoint larger than memory can be written. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern const struct model_arch glm4_moe_arch;
 
@@ -55,6 +56,35 @@ static void shape_str(char *out, size_t n, const struct st_tensor *t)
 
 bool model_has_tensor(const struct model *m, const char *name) { return safetensors_find(&m->st, name) != NULL; }
 
+static void note_bound(struct model *m, const struct st_tensor *t)
+{
+	m->bound = xrealloc(m->bound, (m->n_bound + 1) * sizeof *m->bound);
+	m->bound[m->n_bound++] = t;
+	m->bound_bytes += t->nbytes;
+}
+
+void model_prefetch(const struct model *m)
+{
+	double ram = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+	if ((double)m->bound_bytes > 0.8 * ram) return; /* would only evict itself: page in on demand */
+	bool show = isatty(2) && m->bound_bytes > (256u << 20);
+	double t0 = time_now(), last = 0;
+	size_t done = 0;
+	volatile unsigned char sink = 0;
+	for (int i = 0; i < m->n_bound; i++) {
+		const unsigned char *p = m->bound[i]->data;
+		for (size_t off = 0; off < m->bound[i]->nbytes; off += 4096) sink ^= p[off];
+		done += m->bound[i]->nbytes;
+		if (show && time_now() - last > 0.25) {
+			last = time_now();
+			fprintf(stderr, "\rloading weights: %5.1f%%  %.2f / %.2f GB", 100.0 * done / m->bound_bytes, done / 1e9,
+			        m->bound_bytes / 1e9);
+		}
+	}
+	if (show) fprintf(stderr, "\rloading weights: 100.0%%  %.2f GB in %.1f s          \n", m->bound_bytes / 1e9, time_now() - t0);
+	(void)sink;
+}
+
 static int check_2d(struct model *m, const struct st_tensor *t, const char *name, int64_t rows, int64_t cols,
                     struct err *e)
 {
@@ -74,6 +104,7 @@ int model_bind_table(struct model *m, struct weight *w, const char *name, int64_
 		return err_set(e, "%s: tensor '%s' has dtype %s, expected BF16, F16 or F32", tensor_file(m, t), name,
 		               dtype_name(t->dtype));
 	*w = (struct weight){.dtype = t->dtype, .rows = rows, .cols = cols, .data = t->data};
+	note_bound(m, t);
 	return 0;
 }
 
@@ -83,6 +114,7 @@ int model_bind_linear(struct model *m, struct weight *w, const char *name, int64
 	if (!t) return err_set(e, "%s: tensor '%s' is missing from the checkpoint", m->dir, name);
 	if (check_2d(m, t, name, rows, cols, e)) return -1;
 	*w = (struct weight){.dtype = t->dtype, .rows = rows, .cols = cols, .data = t->data};
+	note_bound(m, t);
 	if (t->dtype == DTYPE_BF16 || t->dtype == DTYPE_F16 || t->dtype == DTYPE_F32) return 0;
 	if (t->dtype != DTYPE_F8_E4M3)
 		return err_set(e, "%s: tensor '%s' has dtype %s, expected BF16, F16, F32 or F8_E4M3", tensor_file(m, t), name,
@@ -122,6 +154,7 @@ int model_bind_linear(struct model *m, struct weight *w, const char *name, int64
 		               dtype_name(s->dtype));
 	w->scale = s->data;
 	w->scale_dtype = s->dtype;
+	note_bound(m, s);
 	return 0;
 }
 
@@ -169,6 +202,7 @@ void model_close(struct model *m)
 	if (m->arch && m->w) m->arch->unbind(m);
 	for (int i = 0; i < m->n_owned; i++) free(m->owned[i]);
 	free(m->owned);
+	free(m->bound);
 	safetensors_close(&m->st);
 	free(m->dir);
 	memset(m, 0, sizeof *m);

@@ -69,7 +69,12 @@ struct model {
 	void *w;           /* architecture's bound weights */
 	float **owned;     /* fp32 vectors owned by the model */
 	int n_owned;
+	const struct st_tensor **bound; /* every tensor the architecture reads */
+	int n_bound;
+	size_t bound_bytes;
 };
+/* Reads the bound weights into memory (progress on a terminal) if they fit in 80% of RAM. */
+void model_prefetch(const struct model *m);
 
 const struct model_arch *model_arch_find(const char *model_type);
 int model_load(struct model *m, const char *dir, struct err *e);

@@ -1,0 +1,310 @@
+// chat.test.mjs — /v1/chat/completions against the crafted GLM-4.5 checkpoint, driven by the
+// official OpenAI SDK: streaming and whole responses, the reasoning split, thinking off, tool
+// calls (typed arguments, streamed and whole), tool results fed back, tool_choice variants,
+// stop strings (also across token boundaries), max_tokens, usage, logprobs, n, seeds.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, collectChat, CKPT45, ANSWER, TOOL, AFTER_TOOL, WEATHER_TOOL } from './harness.mjs';
+
+let srv, client;
+const MODEL = 'glm-crafted';
+const ASK = [{ role: 'user', content: 'What is 2+2?' }];
+const WEATHER = [{ role: 'user', content: 'Weather in Beijing?' }];
+
+before(async () => {
+  srv = await startServer({
+    model: CKPT45,
+    args: ['--served-model-name', MODEL, 'alias-two', '--reasoning-parser', 'glm45', '--tool-call-parser', 'glm45',
+      '--enable-auto-tool-choice'],
+  });
+  client = srv.client();
+});
+
+after(async () => {
+  const r = await srv.stop();
+  assert.equal(r.code, 0, `clean exit expected:\n${srv.log}`);
+});
+
+test('non-streaming chat: reasoning split, shape, usage', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK });
+  assert.match(r.id, /^chatcmpl-[0-9a-f]{32}$/);
+  assert.equal(r.object, 'chat.completion');
+  assert.equal(r.model, MODEL);
+  assert.ok(Math.abs(r.created - Date.now() / 1000) < 120);
+  assert.equal(r.choices.length, 1);
+  const c = r.choices[0];
+  assert.equal(c.index, 0);
+  assert.equal(c.message.role, 'assistant');
+  assert.equal(c.message.content, ANSWER.content);
+  assert.equal(c.message.reasoning_content, ANSWER.reasoning);
+  assert.equal(c.message.reasoning, ANSWER.reasoning);
+  assert.deepEqual(c.message.tool_calls, []);
+  assert.equal(c.finish_reason, 'stop');
+  // ended on <|user|>, a generation_config eos id other than the primary one: vLLM reports it
+  const tok = await srv.post('/tokenize', { prompt: '<|user|>' });
+  assert.equal(c.stop_reason, tok.json.tokens[0]);
+  // usage: the prompt is exactly what /tokenize renders for the same messages; the completion
+  // is <think> + 'Let me think.' + </think> + 'The answer is 4.' + <|user|>
+  const p = await srv.post('/tokenize', { model: MODEL, messages: ASK });
+  assert.equal(r.usage.prompt_tokens, p.json.count);
+  const gen = await srv.post('/tokenize', { prompt: `<think>${ANSWER.reasoning}</think>${ANSWER.content}<|user|>` });
+  assert.equal(r.usage.completion_tokens, gen.json.count);
+  assert.equal(r.usage.total_tokens, r.usage.prompt_tokens + r.usage.completion_tokens);
+});
+
+test('the alias served name works; the response echoes it', async () => {
+  const r = await client.chat.completions.create({ model: 'alias-two', messages: ASK });
+  assert.equal(r.model, 'alias-two');
+  assert.equal(r.choices[0].message.content, ANSWER.content);
+});
+
+test('streaming chat: role first, reasoning deltas then content, finish chunk, usage chunk, [DONE]', async () => {
+  const stream = await client.chat.completions.create({ model: MODEL, messages: ASK, stream: true,
+    stream_options: { include_usage: true } });
+  const r = await collectChat(stream);
+  assert.equal(r.ids.size, 1);
+  assert.match([...r.ids][0], /^chatcmpl-[0-9a-f]{32}$/);
+  assert.equal(r.chunks[0].choices[0].delta.role, 'assistant');
+  assert.equal(r.chunks[0].object, 'chat.completion.chunk');
+  assert.equal(r.reasoning, ANSWER.reasoning);
+  assert.equal(r.reasoningAlias, ANSWER.reasoning);
+  assert.equal(r.content, ANSWER.content);
+  assert.equal(r.finish, 'stop');
+  // every reasoning chunk comes before the first content chunk
+  const kinds = r.chunks.flatMap((c) => c.choices.map((ch) => (ch.delta.reasoning_content ? 'r' : ch.delta.content ? 'c' : '-')));
+  assert.ok(kinds.lastIndexOf('r') < kinds.indexOf('c'));
+  // one chunk per token while text flows (benchmarks time chunks): 13 text tokens, of which
+  // <think> and </think> produce no text
+  assert.ok(kinds.filter((k) => k !== '-').length >= 10);
+  const last = r.chunks[r.chunks.length - 1];
+  assert.deepEqual(last.choices, []);
+  assert.equal(last.usage.completion_tokens, 14);
+  assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + 14);
+});
+
+test('the SSE framing ends with data: [DONE]', async () => {
+  const res = await srv.post('/v1/chat/completions', { messages: ASK, stream: true });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type'), /text\/event-stream/);
+  const events = res.text.split('\n\n').filter(Boolean);
+  assert.equal(events[events.length - 1], 'data: [DONE]');
+  for (const e of events.slice(0, -1)) JSON.parse(e.replace(/^data: /, ''));
+  // no usage chunk unless asked for
+  assert.ok(!res.text.includes('"usage"'));
+});
+
+test('enable_thinking false: the answer is all content', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK,
+    chat_template_kwargs: { enable_thinking: false } });
+  assert.equal(r.choices[0].message.content, ANSWER.content);
+  assert.equal(r.choices[0].message.reasoning_content, null);
+  // the rendered prompt ends with an empty think block (GLM-4.5 template)
+  const p = await srv.post('/tokenize', { messages: ASK, chat_template_kwargs: { enable_thinking: false } });
+  const text = (await srv.post('/detokenize', { tokens: p.json.tokens })).json.prompt;
+  assert.ok(text.endsWith('/nothink<|assistant|>\n<think></think>'), text);
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, stream: true,
+    chat_template_kwargs: { enable_thinking: false } }));
+  assert.equal(s.content, ANSWER.content);
+  assert.equal(s.reasoning, '');
+});
+
+test('reasoning_effort "none" turns thinking off like enable_thinking false', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, reasoning_effort: 'none' });
+  assert.equal(r.choices[0].message.content, ANSWER.content);
+  assert.equal(r.choices[0].message.reasoning_content, null);
+});
+
+test('tool call, non-streaming: typed arguments, finish_reason tool_calls', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [WEATHER_TOOL] });
+  const c = r.choices[0];
+  assert.equal(c.finish_reason, 'tool_calls');
+  assert.equal(c.message.reasoning_content, TOOL.reasoning);
+  assert.equal(c.message.content, null);
+  assert.equal(c.message.tool_calls.length, 1);
+  const call = c.message.tool_calls[0];
+  assert.match(call.id, /^call_[0-9a-f]{24}$/);
+  assert.equal(call.type, 'function');
+  assert.equal(call.function.name, 'get_weather');
+  // json.dumps(ensure_ascii=False) spacing, integer typed by the schema
+  assert.equal(call.function.arguments, '{"city": "北京", "days": 2}');
+  assert.deepEqual(JSON.parse(call.function.arguments), TOOL.args);
+});
+
+test('tool call arguments follow the schema types', async () => {
+  const asString = structuredClone(WEATHER_TOOL);
+  asString.function.parameters.properties.days = { type: 'string' };
+  const r = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [asString] });
+  assert.deepEqual(JSON.parse(r.choices[0].message.tool_calls[0].function.arguments), { city: '北京', days: '2' });
+});
+
+test('tool call, streaming: name first, then argument fragments that join to the same JSON', async () => {
+  const r = await collectChat(await client.chat.completions.create({ model: MODEL, messages: WEATHER,
+    tools: [WEATHER_TOOL], stream: true }));
+  assert.equal(r.finish, 'tool_calls');
+  assert.equal(r.reasoning, TOOL.reasoning);
+  assert.equal(r.toolCalls.length, 1);
+  assert.match(r.toolCalls[0].id, /^call_[0-9a-f]{24}$/);
+  assert.equal(r.toolCalls[0].type, 'function');
+  assert.equal(r.toolCalls[0].function.name, 'get_weather');
+  assert.deepEqual(JSON.parse(r.toolCalls[0].function.arguments), TOOL.args);
+  const deltas = r.chunks.flatMap((c) => c.choices.flatMap((ch) => ch.delta.tool_calls || []));
+  assert.ok(deltas.length >= 3, 'arguments are streamed in pieces');
+  assert.equal(deltas[0].function.name, 'get_weather');
+  assert.equal(deltas[0].function.arguments, '');
+  for (const d of deltas.slice(1)) {
+    assert.equal(d.index, 0);
+    assert.equal(d.id, undefined);
+  }
+  // the markup never reaches the content
+  assert.ok(!r.content.includes('<tool_call>') && !r.content.includes('arg_'), JSON.stringify(r.content));
+});
+
+test('tool results fed back: the template renders them and the model answers', async () => {
+  const first = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [WEATHER_TOOL] });
+  const call = first.choices[0].message.tool_calls[0];
+  const messages = [...WEATHER,
+    { role: 'assistant', content: null, tool_calls: [call] },
+    { role: 'tool', tool_call_id: call.id, content: 'sunny, 25C' }];
+  const r = await client.chat.completions.create({ model: MODEL, messages, tools: [WEATHER_TOOL] });
+  assert.equal(r.choices[0].message.content, AFTER_TOOL.content);
+  assert.equal(r.choices[0].message.reasoning_content, AFTER_TOOL.reasoning);
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.deepEqual(r.choices[0].message.tool_calls, []);
+  // the arguments string was decoded into a mapping for the template (serving.md §1.5)
+  const p = await srv.post('/tokenize', { messages, tools: [WEATHER_TOOL] });
+  const text = (await srv.post('/detokenize', { tokens: p.json.tokens })).json.prompt;
+  assert.ok(text.includes('<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>北京</arg_value>\n'
+    + '<arg_key>days</arg_key>\n<arg_value>2</arg_value>\n</tool_call><|observation|>\n<tool_response>\nsunny, 25C\n'
+    + '</tool_response><|assistant|>'), text);
+});
+
+test('tool_choice none: the tools are not shown to the model (SGLang) and nothing is parsed', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [WEATHER_TOOL], tool_choice: 'none' });
+  const c = r.choices[0];
+  assert.equal(c.finish_reason, 'stop');
+  assert.deepEqual(c.message.tool_calls, []);
+  assert.equal(c.message.content, ANSWER.content);
+  const withTools = await srv.post('/tokenize', { messages: WEATHER, tools: [WEATHER_TOOL] });
+  const none = await srv.post('/tokenize', { messages: WEATHER, tools: [WEATHER_TOOL], tool_choice: 'none' });
+  const plain = await srv.post('/tokenize', { messages: WEATHER });
+  assert.equal(none.json.count, plain.json.count);
+  assert.ok(withTools.json.count > plain.json.count);
+  assert.equal(r.usage.prompt_tokens, plain.json.count);
+});
+
+test('tool_choice required and named', async () => {
+  const r1 = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [WEATHER_TOOL], tool_choice: 'required' });
+  assert.equal(r1.choices[0].message.tool_calls[0].function.name, 'get_weather');
+  const other = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: {} } } };
+  const r2 = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [other, WEATHER_TOOL],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } } });
+  assert.equal(r2.choices[0].message.tool_calls.length, 1);
+  assert.equal(r2.choices[0].finish_reason, 'tool_calls');
+  // a call to a function the named choice excludes is dropped
+  const r3 = await client.chat.completions.create({ model: MODEL, messages: WEATHER, tools: [other, WEATHER_TOOL],
+    tool_choice: { type: 'function', function: { name: 'get_time' } } });
+  assert.deepEqual(r3.choices[0].message.tool_calls, []);
+  assert.equal(r3.choices[0].finish_reason, 'stop');
+});
+
+test('stop strings: never leak, even across token boundaries', async () => {
+  // " answer" and " is" are two tokens; "swer i" spans them
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, stop: ['swer i'] });
+  assert.equal(r.choices[0].message.content, 'The an');
+  assert.equal(r.choices[0].finish_reason, 'stop');
+  assert.equal(r.choices[0].stop_reason, 'swer i');
+  // usage counts the tokens up to the one that completed the match
+  assert.equal(r.usage.completion_tokens, 10);
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, stop: ['swer i'], stream: true }));
+  assert.equal(s.content, 'The an');
+  assert.equal(s.finish, 'stop');
+  assert.equal(s.stopReason, 'swer i');
+  for (const c of s.chunks)
+    for (const ch of c.choices) assert.ok(!JSON.stringify(ch.delta).includes('swer'), JSON.stringify(c));
+  // stop strings apply to the reasoning too (vLLM searches the whole output)
+  const t = await client.chat.completions.create({ model: MODEL, messages: ASK, stop: ['think.', 'nothing'] });
+  assert.equal(t.choices[0].message.reasoning_content, 'Let me ');
+  assert.equal(t.choices[0].message.content, null);
+  assert.equal(t.choices[0].stop_reason, 'think.');
+});
+
+test('include_stop_str_in_output keeps the matched stop string', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, stop: ['swer i'],
+    include_stop_str_in_output: true, chat_template_kwargs: { enable_thinking: false } });
+  assert.equal(r.choices[0].message.content, 'The answer i');
+  assert.equal(r.choices[0].stop_reason, 'swer i');
+});
+
+test('stop_token_ids end the generation at that token', async () => {
+  const dot = (await srv.post('/tokenize', { prompt: '.' })).json.tokens[0];
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, stop_token_ids: [dot],
+    chat_template_kwargs: { enable_thinking: false } });
+  assert.equal(r.choices[0].message.content, 'The answer is 4');
+  assert.equal(r.choices[0].stop_reason, dot);
+});
+
+test('max_tokens and max_completion_tokens: finish_reason length', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, max_tokens: 3 });
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 3);
+  assert.equal(r.choices[0].message.reasoning_content, 'Let'); // <think>, "L", "et"
+  const r2 = await client.chat.completions.create({ model: MODEL, messages: ASK, max_completion_tokens: 4,
+    chat_template_kwargs: { enable_thinking: false } });
+  assert.equal(r2.choices[0].finish_reason, 'length');
+  assert.equal(r2.usage.completion_tokens, 4);
+  assert.equal(r2.choices[0].message.content, 'The answer is '); // "The", " answer", " is", " "
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, max_tokens: 3, stream: true }));
+  assert.equal(s.finish, 'length');
+});
+
+test('ignore_eos keeps generating past the eos token', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, ignore_eos: true, max_tokens: 20 });
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.usage.completion_tokens, 20);
+  assert.ok(r.choices[0].message.content.startsWith(ANSWER.content));
+});
+
+test('logprobs and top_logprobs, whole and streamed', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, logprobs: true, top_logprobs: 3 });
+  const lp = r.choices[0].logprobs.content;
+  assert.equal(lp.length, r.usage.completion_tokens);
+  for (const e of lp) {
+    assert.ok(e.logprob <= 0 && e.logprob > -1e-3, `the crafted model is sure of ${e.token}: ${e.logprob}`);
+    assert.equal(e.top_logprobs.length, 3);
+    assert.equal(e.top_logprobs[0].token, e.token);
+    assert.ok(e.top_logprobs[1].logprob < -20);
+    assert.deepEqual(e.bytes, [...Buffer.from(e.token, 'utf8')]);
+  }
+  assert.equal(lp.map((e) => e.token).join(''), `<think>${ANSWER.reasoning}</think>${ANSWER.content}<|user|>`);
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, logprobs: true,
+    top_logprobs: 2, stream: true }));
+  assert.equal(s.logprobs.length, lp.length);
+  assert.deepEqual(s.logprobs.map((e) => e.token), lp.map((e) => e.token));
+  const none = await client.chat.completions.create({ model: MODEL, messages: ASK });
+  assert.equal(none.choices[0].logprobs, null);
+});
+
+test('n > 1 gives n choices', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, n: 3 });
+  assert.deepEqual(r.choices.map((c) => c.index), [0, 1, 2]);
+  for (const c of r.choices) assert.equal(c.message.content, ANSWER.content);
+  assert.equal(r.usage.completion_tokens, 3 * 14);
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, n: 2, stream: true }));
+  const perChoice = [0, 1].map((i) => s.chunks.flatMap((c) => c.choices.filter((ch) => ch.index === i))
+    .map((ch) => ch.delta.content || '').join(''));
+  assert.deepEqual(perChoice, [ANSWER.content, ANSWER.content]);
+});
+
+test('sampling parameters are accepted and the crafted answer survives them', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, temperature: 0.7, top_p: 0.9,
+    top_k: 20, min_p: 0.05, presence_penalty: 0.5, frequency_penalty: 0.5, repetition_penalty: 1.1, seed: 7 });
+  assert.equal(r.choices[0].message.content, ANSWER.content);
+  const g = await client.chat.completions.create({ model: MODEL, messages: ASK, temperature: 0 });
+  assert.equal(g.choices[0].message.content, ANSWER.content);
+});
+
+test('skip_special_tokens false keeps special tokens in the text', async () => {
+  const r = await client.chat.completions.create({ model: MODEL, messages: ASK, ignore_eos: true, max_tokens: 15,
+    skip_special_tokens: false, chat_template_kwargs: { enable_thinking: false } });
+  assert.ok(r.choices[0].message.content.startsWith(`${ANSWER.content}<|user|>`), r.choices[0].message.content);
+});
