@@ -7,10 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("backend/cpu/cpu.h") /* TEMP until the cpu backend lands */
 #include "backend/cpu/cpu.h"
-#define HAVE_CPU 1
-#endif
 #include "cli/cli.h"
 #include "cli/cli_common.h"
 #include "engine/engine.h"
@@ -93,11 +90,7 @@ static int bench_model(int argc, char **argv)
 	       c->n_experts, c->n_experts_used);
 	printf("backend: %s, %d threads%s\n", eng.be->ops->name, eng.be->n_threads,
 	       ec.bf16_activations ? ", BF16 activations" : ", fp32 activations");
-	#ifdef HAVE_CPU
-	double bw = cpu_measure_read_bandwidth(eng.be, (size_t)1 << 30);
-#else
-	double bw = 1;
-#endif
+		double bw = cpu_measure_read_bandwidth(eng.be, (size_t)1 << 30);
 	printf("measured read bandwidth: %.1f GB/s (%d threads, 1 GiB streaming read)\n", bw, eng.be->n_threads);
 
 	double tok_bytes, tok_params;
@@ -155,6 +148,8 @@ static int bench_model(int argc, char **argv)
 int cli_bench(int argc, char **argv)
 {
 	if (argc >= 2 && !strcmp(argv[1], "model")) return bench_model(argc - 1, argv + 1);
-	fprintf(stderr, "usage: glm bench model --model DIR [flags]   (glm bench model --help)\n");
+	if (argc >= 2 && !strcmp(argv[1], "serve")) return cli_bench_serve(argc - 1, argv + 1);
+	fprintf(stderr, "usage: glm bench model --model DIR [flags]     single-stream model speed\n"
+	                "       glm bench serve --base-url URL [flags]  serving benchmark (like vllm bench serve)\n");
 	return 2;
 }

@@ -16,10 +16,11 @@ static const struct command {
 	{"run", cli_run, "generate from a prompt (--model DIR --prompt TEXT | --prompt-ids 1,2,3)"},
 	{"info", cli_info, "describe a checkpoint (--model DIR)"},
 	{"synth", cli_synth, "write a checkpoint shaped like a real GLM model (--like glm-4.5-air --out DIR)"},
-	{"bench", cli_bench, "benchmarks: `glm bench model --model DIR`"},
+	{"bench", cli_bench, "benchmarks: `glm bench model --model DIR`, `glm bench serve --base-url URL`"},
 	{"tokenize", cli_tokenize, "stdin text -> token ids JSON (--model DIR [--decode] [--skip-special])"},
 	{"template", cli_template, "render the chat template (--model DIR --messages FILE [--tools FILE] [--kwargs JSON] [--ids])"},
 	{"serve", cli_serve, "OpenAI-compatible HTTP server (--model DIR; no --model: the demo checkpoint)"},
+	{"eval", cli_eval, "accuracy evals against an OpenAI-compatible server (gsm8k)"},
 };
 
 static void usage(FILE *f)

@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include("backend/cpu/cpu.h") /* TEMP until the cpu backend lands */
 #include "backend/cpu/cpu.h"
-#define HAVE_CPU 1
-#endif
 
 void engine_config_default(struct engine_config *c)
 {
@@ -27,15 +24,10 @@ int engine_init(struct engine *eng, struct model *m, const struct engine_config 
 	if (c->kv_tokens <= 0) c->kv_tokens = c->max_model_len;
 	if (c->block_size <= 0) c->block_size = 16;
 	if (c->max_batch_tokens <= 0) c->max_batch_tokens = 512;
-#ifndef HAVE_CPU
-	if (!c->backend || !strcmp(c->backend, "cpu")) c->backend = "ref";
-#endif
 	if (!c->backend || !strcmp(c->backend, "cpu")) {
-#ifdef HAVE_CPU
 		eng->be = backend_cpu_create(c->n_threads, c->isa);
 		if (!eng->be) return err_set(e, "cpu backend: instruction set '%s' is not available on this CPU", c->isa ? c->isa : "?");
 		if (c->bf16_activations) backend_cpu_set_bf16_activations(eng->be, true);
-#endif
 	} else if (!strcmp(c->backend, "ref")) eng->be = backend_ref_create();
 	else return err_set(e, "unknown backend '%s' (cpu or ref)", c->backend);
 	/* Read the weights in now (with progress on a terminal) when they fit in memory, so the

@@ -322,14 +322,17 @@ static void attach_cached_prefix(struct scheduler *s, struct gen_request *r)
 		r->seq.n_cached = m * bs;
 		r->n_hashed = m;
 	}
-	if (!r->admitted_before) {
-		int hit = m * bs < r->seq.n_prompt ? m * bs : r->seq.n_prompt;
-		r->n_cached_prompt = hit;
-		pthread_mutex_lock(&s->mu);
-		s->stats.cached_prompt_tokens += hit;
-		pthread_mutex_unlock(&s->mu);
-	}
 	free(blocks);
+}
+
+/* Gives back what attach_cached_prefix took, when the request is not admitted after all: the
+ * blocks it referenced may be the evictable ones the planned step counts on. */
+static void detach_cached_prefix(struct scheduler *s, struct gen_request *r)
+{
+	if (r->state != REQ_WAITING || !r->seq.bt.n_blocks) return;
+	block_table_truncate(&r->seq.bt, &s->eng->kv, 0);
+	r->seq.n_cached = 0;
+	r->n_hashed = 0;
 }
 
 /* Names the sequence's newly filled blocks in the prefix cache. */
@@ -390,8 +393,18 @@ static int plan_step(struct scheduler *s)
 		int feed = left < budget ? left : budget;
 		/* admit only if the whole remaining prompt fits the free pool, so admission does not
 		 * immediately cause preemption */
-		if (blocks_for(eng, &r->seq, left + 1) > free_blocks) break;
+		if (blocks_for(eng, &r->seq, left + 1) > free_blocks) {
+			detach_cached_prefix(s, r);
+			break;
+		}
 		free_blocks -= blocks_for(eng, &r->seq, feed);
+		if (!r->admitted_before) {
+			int hit = r->seq.n_cached < r->seq.n_prompt ? r->seq.n_cached : r->seq.n_prompt;
+			r->n_cached_prompt = hit;
+			pthread_mutex_lock(&s->mu);
+			s->stats.cached_prompt_tokens += hit;
+			pthread_mutex_unlock(&s->mu);
+		}
 		memmove(s->waiting, s->waiting + 1, (s->n_waiting - 1) * sizeof *s->waiting);
 		s->n_waiting--;
 		if (!r->smp.vocab) sampler_init(&r->smp, &r->p.sampling, eng->model->cfg.vocab, r->seq.tokens, r->seq.n_prompt);

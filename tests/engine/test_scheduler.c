@@ -142,6 +142,10 @@ int main(int argc, char **argv)
 	run_ex(&m, N_REQ, 64, 320, true, 2, x, &pre, &hits);
 	same(serial, x, "prefix caching + preemption");
 	CHECK_MSG(pre > 0, "preemption expected under the small budget with prefix caching (got %lld)", pre);
+	/* a pool so small that a waiting request's cached prefix is often all that is evictable:
+	 * looking it up must not take blocks the planned step counts on */
+	run_ex(&m, N_REQ, 256, 160, true, 2, x, &pre, &hits);
+	same(serial, x, "prefix caching + tiny KV pool");
 	free(serial), free(x);
 	model_close(&m);
 	TEST_END();

@@ -1,0 +1,463 @@
+/* cpu.c — the cpu backend's driver: picks the kernel set once at creation (CPU features, or
+ * the caller's isa string), owns the thread pool and the per-call scratch (grown on demand,
+ * never shrunk, so a steady step loop does not allocate), and splits every op into tasks.
+ * It contains no intrinsics: the kernels live in cpu_scalar.c / cpu_avx2.c / cpu_avx512.c.
+ * Thread rules: one caller thread at a time per backend (backend.h); tasks run on the pool and
+ * write disjoint parts of the output. */
+#include "backend/cpu/cpu.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+#include "base/base.h"
+#include "base/dtype.h"
+#include "base/threadpool.h"
+
+/* Up to this many tokens a matmul is "decode-like": memory bound, each weight row streamed
+ * once and reused by all tokens from L1/L2. */
+#define CPU_SMALL_N 8
+
+struct cpu_backend {
+	struct backend be; /* be.impl points back here */
+	struct threadpool *tp;
+	const struct cpu_isa *isa;
+	bool has_bf16; /* CPU and kernel set can run the bf16-activation kernels */
+	bool bf16_act;
+	char isa_name[32];
+	void *xp_buf;
+	size_t xp_cap;
+	float *scale_buf;
+	size_t scale_cap;
+	float **scratch; /* per thread: attention scores */
+	size_t *scratch_cap;
+	float **pack; /* per thread: CPU_PACK_ROWS x CPU_PACK_STRIDE decoded weights */
+	void *chunks; /* attention: chunk list and merge list */
+	size_t chunks_cap;
+	float *parts; /* attention: split tokens' chunk states */
+	size_t parts_cap;
+};
+
+static struct cpu_backend *cpu_of(struct backend *be) { return be->impl; }
+
+static void *grow(void *p, size_t *cap, size_t need)
+{
+	if (need <= *cap) return p;
+	free(p);
+	*cap = need + need / 4;
+	return xaligned_alloc(*cap);
+}
+
+/* ---- matmul ---- */
+
+struct mm_job {
+	const struct cpu_isa *isa;
+	const struct cpu_matmul *mm;
+	const float *x;
+	void *buf;
+	int64_t rows_per_task;
+	int n_row_tasks, toks_per_task;
+	float **scratch;
+};
+
+static void mm_prep_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct mm_job *j = ctx;
+	int n = j->mm->n, t0 = (int)((int64_t)n * task / n_tasks), t1 = (int)((int64_t)n * (task + 1) / n_tasks);
+	j->isa->matmul_prep(j->mm, j->x, j->buf, t0, t1);
+}
+
+static void mm_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct mm_job *j = ctx;
+	const struct cpu_matmul *mm = j->mm;
+	int rt = task % j->n_row_tasks, tt = task / j->n_row_tasks;
+	int64_t r0 = rt * j->rows_per_task, r1 = r0 + j->rows_per_task;
+	int t0 = tt * j->toks_per_task, t1 = t0 + j->toks_per_task;
+	if (r1 > mm->rows) r1 = mm->rows;
+	if (t1 > mm->n) t1 = mm->n;
+	j->isa->matmul_rows(mm, r0, r1, t0, t1, j->scratch[thread]);
+}
+
+static int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+/* fp32 copy of the weight's scales in the layout struct cpu_matmul documents. */
+static void mm_scales(struct cpu_backend *cb, struct cpu_matmul *mm)
+{
+	const struct weight *w = mm->w;
+	bool fp8 = w->dtype == DTYPE_F8_E4M3;
+	int64_t count;
+	mm->scale = NULL;
+	mm->scale_bh = 1, mm->scale_bw = 0, mm->scale_stride = 1;
+	switch (w->scale_kind) {
+	case WEIGHT_SCALE_ROW: count = w->rows; break;
+	case WEIGHT_SCALE_BLOCK:
+		GLM_ASSERT(w->block[0] > 0 && w->block[1] > 0);
+		mm->scale_bh = w->block[0], mm->scale_bw = w->block[1];
+		mm->scale_stride = div_up(w->cols, w->block[1]);
+		count = div_up(w->rows, w->block[0]) * mm->scale_stride;
+		break;
+	default:
+		if (!fp8) return;
+		count = 1, mm->scale_bh = w->rows, mm->scale_stride = 0; /* one 256 for all */
+	}
+	cb->scale_buf = grow(cb->scale_buf, &cb->scale_cap, sizeof(float) * (size_t)count);
+	if (w->scale_kind == WEIGHT_SCALE_NONE) cb->scale_buf[0] = 1.0f;
+	else {
+		GLM_ASSERT(w->scale_dtype == DTYPE_F32 || w->scale_dtype == DTYPE_BF16);
+		dtype_to_f32(w->scale_dtype, w->scale, cb->scale_buf, (size_t)count);
+	}
+	if (fp8)
+		for (int64_t i = 0; i < count; i++) cb->scale_buf[i] *= 256.0f;
+	mm->scale = cb->scale_buf;
+}
+
+static void cpu_matmul(struct backend *be, float *y, const float *x, int n, const struct weight *w, const float *bias)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	GLM_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_F16 || w->dtype == DTYPE_BF16 || w->dtype == DTYPE_F8_E4M3);
+	if (n <= 0 || w->rows <= 0) return;
+	struct cpu_matmul mm = {
+		.w = w, .n = n, .rows = w->rows, .cols = w->cols, .xp = x, .xp_stride = w->cols, .y = y, .bias = bias,
+	};
+	mm_scales(cb, &mm);
+	mm.bf16_act = cb->bf16_act && w->dtype == DTYPE_BF16 && w->scale_kind == WEIGHT_SCALE_NONE;
+	mm.small = n <= CPU_SMALL_N;
+	int nth = threadpool_size(cb->tp);
+	struct mm_job job = {.isa = cb->isa, .mm = &mm, .x = x, .scratch = cb->pack};
+
+	if (cb->isa->matmul_prep_needed(&mm)) {
+		size_t es = mm.bf16_act ? 2 : 4;
+		cb->xp_buf = grow(cb->xp_buf, &cb->xp_cap, es * (size_t)n * (size_t)w->cols);
+		job.buf = cb->xp_buf;
+		int parts = (int64_t)n * w->cols >= 65536 ? (n < nth * 4 ? n : nth * 4) : 1;
+		threadpool_run(cb->tp, mm_prep_task, &job, parts);
+		mm.xp = cb->xp_buf;
+	}
+
+	int64_t rows = w->rows;
+	if (mm.small) {
+		/* Contiguous row ranges, a few per thread for balance, none smaller than ~64 KiB of
+		 * weights (below that the hand-off costs more than it saves). */
+		int64_t row_bytes = w->cols * (int64_t)dtype_size(w->dtype);
+		int64_t per = div_up(rows, (int64_t)nth * 4);
+		int64_t min_rows = div_up(65536, row_bytes > 0 ? row_bytes : 1);
+		if (per < min_rows) per = min_rows;
+		per = div_up(per, CPU_TILE_ROWS) * CPU_TILE_ROWS;
+		job.rows_per_task = per;
+		job.toks_per_task = n;
+	} else {
+		int64_t per = CPU_PACK_ROWS;
+		job.rows_per_task = per;
+		int64_t rtasks = div_up(rows, per);
+		/* Too few row blocks to feed the threads: also split the tokens. */
+		int tblocks = rtasks >= 4 * nth ? 1 : (int)div_up(4 * nth, rtasks);
+		int tp = (int)div_up(n, tblocks);
+		tp = (int)div_up(tp, 4) * 4;
+		job.toks_per_task = tp;
+	}
+	job.n_row_tasks = (int)div_up(rows, job.rows_per_task);
+	int n_tasks = job.n_row_tasks * (int)div_up(n, job.toks_per_task);
+	threadpool_run(cb->tp, mm_task, &job, n_tasks);
+}
+
+/* ---- attention ---- */
+
+/* A token's context is cut into chunks of at most this many positions when that makes enough
+ * tasks (decode over a long context); chunks are merged afterwards. Below the minimum a chunk
+ * would cost more in merging than it gains in parallelism. */
+#define ATTN_MIN_CHUNK 256
+#define ATTN_MAX_CHUNK 2048
+
+struct attn_chunk {
+	int t, p0, p1;
+	int part; /* index of its partial state, -1 when it is the whole context */
+};
+
+struct attn_job {
+	struct cpu_backend *cb;
+	const struct attn_args *a;
+	const struct attn_chunk *chunks;
+	const int *merge; /* [n_merge][2]: first chunk and chunk count of each split token */
+	float *parts;
+	size_t part_floats;
+};
+
+static void attn_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct attn_job *j = ctx;
+	const struct attn_chunk *c = &j->chunks[task];
+	j->cb->isa->attention(j->a, c->t, c->p0, c->p1, j->cb->scratch[thread],
+	                      c->part < 0 ? NULL : j->parts + (size_t)c->part * j->part_floats);
+}
+
+/* Combines a split token's chunk states: with M the largest chunk max, each chunk's sums are
+ * rescaled by e^(m_c - M), so out = sum_c e^(m_c-M) o_c / sum_c e^(m_c-M) l_c. */
+static void attn_merge_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct attn_job *j = ctx;
+	const struct attn_args *a = j->a;
+	const struct attn_chunk *c0 = &j->chunks[j->merge[2 * task]];
+	int nc = j->merge[2 * task + 1], vd = a->v_dim;
+	for (int h = 0; h < a->n_heads; h++) {
+		float mx = -INFINITY, sum = 0;
+		for (int c = 0; c < nc; c++) {
+			const float *st = j->parts + (size_t)c0[c].part * j->part_floats + (size_t)h * (vd + 2);
+			if (st[0] > mx) mx = st[0];
+		}
+		float *o = a->out + ((size_t)c0->t * a->n_heads + h) * vd;
+		for (int d = 0; d < vd; d++) o[d] = 0;
+		for (int c = 0; c < nc; c++) {
+			const float *st = j->parts + (size_t)c0[c].part * j->part_floats + (size_t)h * (vd + 2);
+			float wgt = expf(st[0] - mx);
+			sum += st[1] * wgt;
+			for (int d = 0; d < vd; d++) o[d] += st[2 + d] * wgt;
+		}
+		float inv = 1.0f / sum;
+		for (int d = 0; d < vd; d++) o[d] *= inv;
+	}
+}
+
+static void cpu_attention(struct backend *be, const struct attn_args *a)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	GLM_ASSERT(a->n_kv_heads > 0 && a->n_heads % a->n_kv_heads == 0);
+	if (a->n_tokens <= 0) return;
+	int nth = threadpool_size(cb->tp);
+	int64_t total = 0;
+	for (int t = 0; t < a->n_tokens; t++) total += a->pos[t] + 1;
+	int64_t cl = div_up(total, 4 * (int64_t)nth);
+	cl = cl < ATTN_MIN_CHUNK ? ATTN_MIN_CHUNK : cl > ATTN_MAX_CHUNK ? ATTN_MAX_CHUNK : cl;
+
+	/* chunk list: tokens in order, each token's chunks consecutive */
+	int n_chunks = 0, n_parts = 0, n_merge = 0, max_len = 1;
+	for (int t = 0; t < a->n_tokens; t++) {
+		int nc = (int)div_up(a->pos[t] + 1, cl);
+		n_chunks += nc;
+		if (nc > 1) n_parts += nc, n_merge++;
+	}
+	cb->chunks = grow(cb->chunks, &cb->chunks_cap, sizeof(struct attn_chunk) * n_chunks + sizeof(int) * 2 * n_merge);
+	struct attn_chunk *ch = cb->chunks;
+	int *merge = (int *)(ch + n_chunks);
+	int ci = 0, pi = 0, mi = 0;
+	for (int t = 0; t < a->n_tokens; t++) {
+		int n_ctx = a->pos[t] + 1, nc = (int)div_up(n_ctx, cl);
+		if (nc > 1) merge[2 * mi] = ci, merge[2 * mi + 1] = nc, mi++;
+		for (int c = 0; c < nc; c++) {
+			int p0 = (int)((int64_t)n_ctx * c / nc), p1 = (int)((int64_t)n_ctx * (c + 1) / nc);
+			ch[ci++] = (struct attn_chunk){t, p0, p1, nc > 1 ? pi++ : -1};
+			if (p1 - p0 > max_len) max_len = p1 - p0;
+		}
+	}
+	size_t part_floats = (size_t)a->n_heads * (a->v_dim + 2);
+	if (n_parts) cb->parts = grow(cb->parts, &cb->parts_cap, sizeof(float) * part_floats * n_parts);
+	for (int i = 0; i < nth; i++)
+		cb->scratch[i] = grow(cb->scratch[i], &cb->scratch_cap[i], sizeof(float) * cpu_attn_scratch(a, max_len));
+	struct attn_job job = {cb, a, ch, merge, cb->parts, part_floats};
+	threadpool_run(cb->tp, attn_task, &job, n_chunks);
+	if (n_merge) threadpool_run(cb->tp, attn_merge_task, &job, n_merge);
+}
+
+/* ---- elementwise ---- */
+
+struct rms_job {
+	float *y;
+	const float *x, *w;
+	int n, dim;
+	float eps;
+};
+
+static void rms_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct rms_job *j = ctx;
+	int t0 = (int)((int64_t)j->n * task / n_tasks), t1 = (int)((int64_t)j->n * (task + 1) / n_tasks);
+	ref_rmsnorm(NULL, j->y + (size_t)t0 * j->dim, j->x + (size_t)t0 * j->dim, t1 - t0, j->dim, j->w, j->eps);
+}
+
+/* The reference's code on token ranges: bit-identical, and a norm is too small to be worth a
+ * vector reduction with a different summation order. */
+static void cpu_rmsnorm(struct backend *be, float *y, const float *x, int n, int dim, const float *w, float eps)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	struct rms_job job = {y, x, w, n, dim, eps};
+	int nth = threadpool_size(cb->tp);
+	int tasks = (int64_t)n * dim < 32768 ? 1 : (n < nth * 4 ? n : nth * 4);
+	threadpool_run(cb->tp, rms_task, &job, tasks);
+}
+
+struct silu_job {
+	const struct cpu_isa *isa;
+	float *y;
+	const float *g, *u;
+	size_t n;
+};
+
+static void silu_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct silu_job *j = ctx;
+	/* split on 64-element boundaries so every vector loop but the last runs full */
+	size_t blocks = (j->n + 63) / 64;
+	size_t i0 = blocks * task / n_tasks * 64, i1 = blocks * (task + 1) / n_tasks * 64;
+	if (i1 > j->n) i1 = j->n;
+	if (i0 < i1) j->isa->silu_mul(j->y + i0, j->g + i0, j->u + i0, i1 - i0);
+}
+
+static void cpu_silu_mul(struct backend *be, float *y, const float *g, const float *u, size_t n)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	struct silu_job job = {cb->isa, y, g, u, n};
+	int nth = threadpool_size(cb->tp);
+	threadpool_run(cb->tp, silu_task, &job, n < 32768 ? 1 : nth * 2);
+}
+
+/* ---- lifetime ---- */
+
+static void cpu_destroy(struct backend *be)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	int nth = threadpool_size(cb->tp);
+	threadpool_destroy(cb->tp);
+	for (int i = 0; i < nth; i++) free(cb->scratch[i]), free(cb->pack[i]);
+	free(cb->pack);
+	free(cb->scratch);
+	free(cb->scratch_cap);
+	free(cb->xp_buf);
+	free(cb->scale_buf);
+	free(cb->chunks);
+	free(cb->parts);
+	free(cb);
+}
+
+static const struct backend_ops cpu_ops = {
+	.name = "cpu",
+	.matmul = cpu_matmul,
+	.rmsnorm = cpu_rmsnorm,
+	.attention = cpu_attention,
+	.silu_mul = cpu_silu_mul,
+	.destroy = cpu_destroy,
+};
+
+/* Chooses the kernel set: the best the CPU supports, or the one asked for (NULL if that one
+ * cannot run here). "avx512" is the AVX-512 set with its VBMI kernels where the CPU has VBMI;
+ * "avx512-base" forces the set without them (to test that path on any AVX-512 CPU). */
+static const struct cpu_isa *cpu_pick_isa(const char *want, bool *bf16)
+{
+	*bf16 = false;
+#if defined(__x86_64__)
+	__builtin_cpu_init();
+	bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+	              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+	              __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+	bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+	bool bf = avx512 && __builtin_cpu_supports("avx512bf16");
+	bool vbmi = avx512 && __builtin_cpu_supports("avx512vbmi");
+	if (!want || !*want) want = avx512 ? "avx512" : avx2 ? "avx2" : "scalar";
+	if (!strcmp(want, "avx512") || !strcmp(want, "avx512-base")) {
+		*bf16 = bf;
+		if (!avx512) return NULL;
+		return vbmi && !strcmp(want, "avx512") ? &cpu_isa_avx512_vbmi : &cpu_isa_avx512;
+	}
+	if (!strcmp(want, "avx2")) return avx2 ? &cpu_isa_avx2 : NULL;
+#else
+	if (!want || !*want) want = "scalar";
+#endif
+	if (!strcmp(want, "scalar")) return &cpu_isa_scalar;
+	return NULL;
+}
+
+struct backend *backend_cpu_create(int n_threads, const char *isa)
+{
+	bool bf16;
+	const struct cpu_isa *set = cpu_pick_isa(isa, &bf16);
+	if (!set) {
+		log_error("cpu backend: instruction set '%s' is unknown or not supported by this CPU", isa);
+		return NULL;
+	}
+	if (set->init) set->init(); /* idempotent; before any thread can run a kernel */
+	struct cpu_backend *cb = xcalloc(1, sizeof *cb);
+	cb->tp = threadpool_create(n_threads);
+	cb->isa = set;
+	cb->has_bf16 = bf16;
+	snprintf(cb->isa_name, sizeof cb->isa_name, "%s%s", set->name, bf16 ? "+bf16" : "");
+	int nth = threadpool_size(cb->tp);
+	cb->scratch = xcalloc((size_t)nth, sizeof *cb->scratch);
+	cb->scratch_cap = xcalloc((size_t)nth, sizeof *cb->scratch_cap);
+	cb->pack = xcalloc((size_t)nth, sizeof *cb->pack);
+	for (int i = 0; i < nth; i++) cb->pack[i] = xaligned_alloc(sizeof(float) * CPU_PACK_ROWS * CPU_PACK_STRIDE);
+	cb->be.ops = &cpu_ops;
+	cb->be.n_threads = nth;
+	cb->be.impl = cb;
+	return &cb->be;
+}
+
+int backend_cpu_set_bf16_activations(struct backend *be, bool on)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	if (on && !cb->has_bf16) return -1;
+	cb->bf16_act = on;
+	return 0;
+}
+
+bool backend_cpu_bf16_activations(const struct backend *be) { return ((const struct cpu_backend *)be->impl)->bf16_act; }
+
+const char *backend_cpu_isa(const struct backend *be) { return ((const struct cpu_backend *)be->impl)->isa_name; }
+
+struct threadpool *backend_cpu_threadpool(struct backend *be) { return cpu_of(be)->tp; }
+
+/* ---- memory bandwidth probe ---- */
+
+struct bw_job {
+	const struct cpu_isa *isa;
+	char *buf;
+	size_t slice;
+	uint64_t sink[256];
+	bool fill;
+};
+
+static void bw_task(void *ctx, int task, int n_tasks, int thread)
+{
+	struct bw_job *j = ctx;
+	char *p = j->buf + (size_t)task * j->slice;
+	if (j->fill) memset(p, task + 1, j->slice);
+	else j->sink[thread % 256] += j->isa->read_sum(p, j->slice);
+}
+
+double cpu_measure_read_bandwidth(struct backend *be, size_t bytes)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	int nth = threadpool_size(cb->tp);
+	/* Several slices per thread keep the threads busy to the end even if one is slower. */
+	int tasks = nth * 8;
+	if (!bytes) bytes = (size_t)1 << 30;
+	size_t slice = bytes / (size_t)tasks / 4096 * 4096;
+	if (!slice) slice = 4096;
+	struct bw_job *job = xcalloc(1, sizeof *job);
+	job->isa = cb->isa;
+	job->slice = slice;
+	void *p = NULL;
+	if (posix_memalign(&p, 4096, slice * (size_t)tasks) != 0) {
+		free(job);
+		return 0;
+	}
+	job->buf = p;
+	job->fill = true; /* touch every page first (and from the threads that will read it) */
+	threadpool_run(cb->tp, bw_task, job, tasks);
+	job->fill = false;
+	double best = 0;
+	for (int run = 0; run < 6; run++) {
+		double t0 = time_now();
+		threadpool_run(cb->tp, bw_task, job, tasks);
+		double dt = time_now() - t0;
+		double gbs = (double)slice * tasks / dt / 1e9;
+		if (run > 0 && gbs > best) best = gbs; /* run 0 warms up */
+	}
+	uint64_t s = 0;
+	for (int i = 0; i < 256; i++) s ^= job->sink[i];
+	if (s == 0x5eed) log_debug("bandwidth probe checksum %llu", (unsigned long long)s); /* keeps the reads */
+	free(p);
+	free(job);
+	return best;
+}
