@@ -1,9 +1,11 @@
 /* api_chat.c — POST /v1/chat/completions (serving.md §4.1–4.4): render the prompt with the
  * checkpoint's template, tokenize it without adding special tokens, generate n choices, and
  * answer with one chat.completion object or an SSE stream of chat.completion.chunk objects.
- * Shapes follow vLLM (reasoning in `reasoning_content` and its newer alias `reasoning`, a
- * finish chunk with `stop_reason`, an optional usage chunk with empty choices, `[DONE]`);
- * tool-call ids are `call_<24 hex>` and streamed as name first, then argument fragments. */
+ * Shapes follow vLLM (reasoning in `reasoning_content` and its newer alias `reasoning`; per
+ * choice a role chunk sent with the first token, i.e. after prefill; `finish_reason` and
+ * `stop_reason` on the chunk with the last delta, or on a chunk with an empty delta when the
+ * end brought no text; an optional usage chunk with empty choices; `[DONE]`); tool-call ids
+ * are `call_<24 hex>` and streamed as name first, then argument fragments. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +35,7 @@ struct chat_job {
 	size_t out_pos;
 	int phase; /* 0 running, 1 trailer written, 2 ended */
 	struct api_lp_list *pending_lp; /* [n] logprob entries not yet sent */
+	bool *role_sent;                /* [n] the choice's opening chunk went out */
 };
 
 static void job_free(struct chat_job *j)
@@ -43,6 +46,7 @@ static void job_free(struct chat_job *j)
 		for (int i = 0; i < j->req.n; i++) free(j->pending_lp[i].v);
 		free(j->pending_lp);
 	}
+	free(j->role_sent);
 	api_request_free(&j->req);
 	free(j->prompt);
 	json_decref(j->body);
@@ -120,21 +124,42 @@ static void put_choice_chunk(struct chat_job *j, const struct api_choice *c, jso
 	sse_put(j, o);
 }
 
+/* The opening chunk of a choice: the role with empty content. */
+static void put_role_chunk(struct chat_job *j, int index)
+{
+	json_t *ch = json_pack("{s:i,s:{s:s,s:s},s:n,s:n}", "index", index, "delta", "role", "assistant", "content", "",
+	                       "logprobs", "finish_reason");
+	json_t *o = chunk_new(j);
+	json_object_set_new(o, "choices", json_pack("[o]", ch));
+	sse_put(j, o);
+}
+
 static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 {
 	struct chat_job *j = ud;
+	bool error = c->finish && !strcmp(c->finish, "error");
+	/* vLLM sends the role chunk with the first engine output, i.e. after prefill: a client's
+	 * TTFT (the first chunk with choices) then includes the prefill. An engine error before
+	 * any output is the first and only event, without a role chunk, as vLLM does. */
+	if (!j->role_sent[c->index] && !(error && c->n_out == 0)) {
+		j->role_sent[c->index] = true;
+		put_role_chunk(j, c->index);
+	}
 	struct api_lp_list *pl = &j->pending_lp[c->index];
 	for (int i = 0; i < c->d_lp.n; i++) {
 		if (pl->n == pl->cap) pl->cap = pl->cap ? pl->cap * 2 : 8, pl->v = xrealloc(pl->v, pl->cap * sizeof *pl->v);
 		pl->v[pl->n++] = c->d_lp.v[i];
 	}
+	/* the delta's chunks are collected first: the last one carries the finish */
+	json_t *deltas = json_array();
 	if (c->d_reasoning.len) {
 		json_t *d = json_object();
 		json_object_set_new(d, "reasoning_content", api_json_text(c->d_reasoning.data, c->d_reasoning.len));
 		json_object_set_new(d, "reasoning", api_json_text(c->d_reasoning.data, c->d_reasoning.len));
-		put_choice_chunk(j, c, d, false);
+		json_array_append_new(deltas, d);
 	}
-	if (c->d_content.len) put_choice_chunk(j, c, json_pack("{s:o}", "content", api_json_text(c->d_content.data, c->d_content.len)), false);
+	if (c->d_content.len)
+		json_array_append_new(deltas, json_pack("{s:o}", "content", api_json_text(c->d_content.data, c->d_content.len)));
 	/* tool events: a call's begin carries id, type and name; consecutive argument pieces of one
 	 * call are merged into one fragment */
 	for (size_t i = 0; i < c->d_tools.n;) {
@@ -142,7 +167,7 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 		if (ev->type == TOOL_EVENT_TYPE_CALL_BEGIN) {
 			json_t *fn = json_pack("{s:o,s:s}", "name", api_json_text(ev->text, ev->len), "arguments", "");
 			json_t *call = json_pack("{s:i,s:s,s:s,s:o}", "index", ev->index, "id", ev->id, "type", "function", "function", fn);
-			put_choice_chunk(j, c, json_pack("{s:[o]}", "tool_calls", call), false);
+			json_array_append_new(deltas, json_pack("{s:[o]}", "tool_calls", call));
 			i++;
 		} else if (ev->type == TOOL_EVENT_TYPE_CALL_ARGS) {
 			struct buf args;
@@ -151,18 +176,23 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 			while (i < c->d_tools.n && c->d_tools.v[i].type == TOOL_EVENT_TYPE_CALL_ARGS && c->d_tools.v[i].index == idx)
 				buf_append(&args, c->d_tools.v[i].text, c->d_tools.v[i].len), i++;
 			json_t *call = json_pack("{s:i,s:{s:o}}", "index", idx, "function", "arguments", api_json_text(args.data ? args.data : "", args.len));
-			put_choice_chunk(j, c, json_pack("{s:[o]}", "tool_calls", call), false);
+			json_array_append_new(deltas, json_pack("{s:[o]}", "tool_calls", call));
 			buf_free(&args);
 		} else i++; /* CALL_END / CALL_ABORT carry nothing for the client */
 	}
-	if (c->finish && !strcmp(c->finish, "error")) {
-		/* vLLM's way: an error event instead of a finish chunk, then [DONE] at the end */
+	size_t n = json_array_size(deltas);
+	/* vLLM's way for an error: an error event instead of a finish chunk, then [DONE] at the end */
+	bool final = c->finish && !error;
+	for (size_t i = 0; i < n; i++)
+		put_choice_chunk(j, c, json_incref(json_array_get(deltas, i)), final && i + 1 == n);
+	json_decref(deltas);
+	if (error) {
 		struct api_error e;
 		api_error_set(&e, 500, NULL, "%s", c->error);
 		char *s = api_error_json(&e);
 		buf_printf(&j->out, "data: %s\n\n", s);
 		free(s);
-	} else if (c->finish) put_choice_chunk(j, c, json_object(), true);
+	} else if (final && n == 0) put_choice_chunk(j, c, json_object(), true); /* nothing left to carry it */
 	api_gen_clear_delta(c);
 }
 
@@ -372,15 +402,10 @@ void api_chat(const struct api_ctx *ctx, json_t *body, const struct api_conn *co
 		job_free(j);
 		return;
 	}
-	/* the first chunk of every choice carries the role */
+	/* nothing is sent before the engine answers: each choice's role chunk goes out with its
+	 * first token (stream_delta) */
 	j->pending_lp = xcalloc(j->req.n, sizeof *j->pending_lp);
-	for (int i = 0; i < j->req.n; i++) {
-		json_t *ch = json_pack("{s:i,s:{s:s,s:s},s:n,s:n}", "index", i, "delta", "role", "assistant", "content", "",
-		                       "logprobs", "finish_reason");
-		json_t *o = chunk_new(j);
-		json_object_set_new(o, "choices", json_pack("[o]", ch));
-		sse_put(j, o);
-	}
+	j->role_sent = xcalloc(j->req.n, sizeof *j->role_sent);
 	j->conn_copy = *conn;
 	j->conn = &j->conn_copy;
 	j->base.read = stream_read;

@@ -91,6 +91,26 @@ static int prompt_of(const struct cmpl_job *j, int choice) { return choice / j->
 
 /* ---- streaming ---- */
 
+static void put_chunk(struct cmpl_job *j, const struct api_choice *c, const struct buf *text, json_t *lp, bool final)
+{
+	json_t *ch = json_object();
+	json_object_set_new(ch, "index", json_integer(c->index));
+	json_object_set_new(ch, "text", api_json_text(text->data ? text->data : "", text->len));
+	json_object_set_new(ch, "logprobs", lp ? lp : json_null());
+	json_object_set_new(ch, "finish_reason", final ? json_string(c->finish) : json_null());
+	json_object_set_new(ch, "stop_reason", final ? stop_reason_json(j, c) : json_null());
+	json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", j->id, "object", "text_completion", "created",
+	                      (json_int_t)j->created, "model", j->req.model, "choices", ch);
+	if (j->req.continuous_usage) json_object_set_new(o, "usage", api_usage_json(j->len[prompt_of(j, c->index)], c->n_out, 0));
+	char *s = api_json_dump(o);
+	buf_printf(&j->out, "data: %s\n\n", s);
+	free(s);
+	json_decref(o);
+}
+
+/* One chunk per call: the delta's text (the last one also carries finish_reason, as vLLM's
+ * engine output with the last token carries it), or a chunk with empty text and the finish
+ * when the end brought no text. */
 static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 {
 	struct cmpl_job *j = ud;
@@ -105,29 +125,15 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 	}
 	buf_append(&text, c->d_content.data ? c->d_content.data : "", c->d_content.len);
 	if (j->req.logprobs && c->d_lp.n) lp = merge_logprobs(lp, legacy_logprobs(j, c->index, c->d_lp.v, NULL, c->d_lp.n));
-	if (text.len || lp || c->finish) {
-		json_t *ch = json_object();
-		json_object_set_new(ch, "index", json_integer(c->index));
-		json_object_set_new(ch, "text", api_json_text(text.data ? text.data : "", text.len));
-		json_object_set_new(ch, "logprobs", lp ? lp : json_null());
-		json_object_set_new(ch, "finish_reason", c->finish ? json_string(c->finish) : json_null());
-		json_object_set_new(ch, "stop_reason", c->finish ? stop_reason_json(j, c) : json_null());
-		json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", j->id, "object", "text_completion", "created",
-		                      (json_int_t)j->created, "model", j->req.model, "choices", ch);
-		if (j->req.continuous_usage) json_object_set_new(o, "usage", api_usage_json(j->len[p], c->n_out, 0));
-		if (c->finish && !strcmp(c->finish, "error")) {
-			/* an error event instead of a finish chunk (vLLM) */
-			struct api_error e;
-			api_error_set(&e, 500, NULL, "%s", c->error);
-			char *s = api_error_json(&e);
-			buf_printf(&j->out, "data: %s\n\n", s);
-			free(s);
-		} else {
-			char *s = api_json_dump(o);
-			buf_printf(&j->out, "data: %s\n\n", s);
-			free(s);
-		}
-		json_decref(o);
+	bool error = c->finish && !strcmp(c->finish, "error");
+	if (text.len || lp || (c->finish && !error)) put_chunk(j, c, &text, lp, c->finish && !error);
+	if (error) {
+		/* an error event instead of a finish chunk (vLLM) */
+		struct api_error e;
+		api_error_set(&e, 500, NULL, "%s", c->error);
+		char *s = api_error_json(&e);
+		buf_printf(&j->out, "data: %s\n\n", s);
+		free(s);
 	}
 	buf_free(&text);
 	api_gen_clear_delta(c);

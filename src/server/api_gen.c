@@ -1,8 +1,9 @@
 /* api_gen.c — see api_gen.h. A choice's text flows token by token:
  *   - a stop token (eos id unless ignore_eos, or a stop_token_ids entry) counts as output but
  *     adds no text, as in vLLM;
- *   - a stop-string match ends the text there, cancels the engine request, and everything the
- *     engine still sends for it is ignored (usage counts tokens up to the match);
+ *   - a stop-string match ends the text there and finishes the choice at once (finish "stop"),
+ *     cancels the engine request, and everything the engine still sends for it is ignored
+ *     (usage counts tokens up to the match);
  *   - reasoning/tool parsers see exactly the text the client sees. */
 #include "server/api_gen.h"
 
@@ -278,6 +279,46 @@ static bool has_delta(const struct api_choice *c)
 	return c->d_reasoning.len || c->d_content.len || c->d_tools.n || c->d_lp.n;
 }
 
+/* Whether the engine ends the choice with this token (scheduler.c finishes a request right
+ * after posting its stop token or its max_tokens-th token; max_tokens is never above what the
+ * context leaves). Called after on_token counted it. A wrong guess only costs the shape: the
+ * held delta goes out with the next event. */
+static bool token_ends_choice(const struct api_gen *g, const struct api_choice *c, const struct gen_event *ev)
+{
+	return is_stop_token(g, ev->token) || c->n_out >= g->req->sp.max_tokens ||
+	       c->n_prompt + c->n_out >= g->ctx->max_model_len;
+}
+
+static void report(struct api_gen *g, struct api_choice *c, api_delta_fn on_delta, void *ud)
+{
+	c->reported = true;
+	on_delta(g, c, ud);
+}
+
+/* One event of choice c. */
+static void process_event(struct api_gen *g, struct api_choice *c, const struct gen_event *ev, bool done_follows,
+                          api_delta_fn on_delta, void *ud)
+{
+	if (ev->kind != GEN_EVENT_TOKEN) {
+		/* a stop-string match already reported the finish */
+		bool reported_finish = c->finish != NULL;
+		on_done(g, c, ev);
+		if (!reported_finish) report(g, c, on_delta, ud);
+		return;
+	}
+	if (c->text_done) return; /* after a stop-string match: ignored (see on_token) */
+	on_token(g, c, ev);
+	if (c->text_done) {
+		/* this token completed a stop string: the choice ends here (vLLM finishes the request in
+		 * the same output), the engine's DONE for the cancel only closes the books */
+		c->finish = c->calls.n_calls > 0 ? "tool_calls" : "stop";
+		report(g, c, on_delta, ud);
+		return;
+	}
+	if (done_follows || token_ends_choice(g, c, ev)) return; /* the DONE carries this delta */
+	if (has_delta(c) || !c->reported) report(g, c, on_delta, ud);
+}
+
 void api_gen_clear_delta(struct api_choice *c)
 {
 	buf_clear(&c->d_reasoning);
@@ -308,15 +349,8 @@ int api_gen_step(struct api_gen *g, int timeout_ms, const struct api_conn *conn,
 			if (c->done) continue;
 			int k = gen_request_poll(c->r, ev, POLL_BATCH, 0);
 			got += k;
-			for (int j = 0; j < k && !c->done; j++) {
-				if (ev[j].kind == GEN_EVENT_TOKEN) {
-					on_token(g, c, &ev[j]);
-					if (has_delta(c)) on_delta(g, c, ud);
-				} else {
-					on_done(g, c, &ev[j]);
-					on_delta(g, c, ud);
-				}
-			}
+			for (int j = 0; j < k && !c->done; j++)
+				process_event(g, c, &ev[j], j + 1 < k && ev[j + 1].kind == GEN_EVENT_DONE, on_delta, ud);
 			if (!c->done) running++;
 		}
 		if (!running) return 0;

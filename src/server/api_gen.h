@@ -43,6 +43,7 @@ struct api_choice {
 	struct tool_events tev;
 	bool text_done;      /* a stop string matched: later tokens are ignored */
 	bool done;           /* the DONE event was processed */
+	bool reported;       /* on_delta was called at least once */
 	/* the delta since the routes last cleared it */
 	struct buf d_reasoning, d_content;
 	struct tool_events d_tools;
@@ -53,7 +54,9 @@ struct api_choice {
 	struct api_lp_list lp;
 	int n_out;             /* tokens that count as output (up to a stop-string match) */
 	/* end */
-	const char *finish;    /* "stop", "length", "tool_calls", "abort"; NULL while running */
+	const char *finish;    /* "stop", "length", "tool_calls", "abort", "error"; NULL while running. Set
+	                        * as soon as the end is known: at a stop-string match (before the engine's
+	                        * DONE arrives) or at the DONE event. */
 	int stop_string;       /* index into the request's stops, or -1 */
 	int32_t stop_token;    /* the eos/stop id that ended it, or -1 */
 	bool primary_eos;      /* stop_token is the model's primary eos (stop_reason null) */
@@ -88,8 +91,16 @@ struct api_gen_setup {
  * and e holds the HTTP error. g must be freed with api_gen_free either way. */
 int api_gen_start(struct api_gen *g, const struct api_ctx *ctx, const struct api_request *req, int n,
                   const struct api_gen_setup *setup, struct api_error *e);
-/* Waits up to timeout_ms for events and processes them; on_delta is called after every token
- * that produced output or logprobs and once more when a choice finishes (choice->finish set).
+/* Waits up to timeout_ms for events and processes them. on_delta is called
+ *   - after a choice's first token, even when it produced no output (vLLM answers the first
+ *     engine output of a request: routes send their per-choice opening chunk then);
+ *   - after every later token that produced output or logprobs;
+ *   - exactly once with choice->finish set: at the DONE event, or at a stop-string match.
+ * The token that ends a choice (a stop token, the max_tokens-th token, a stop-string match, or
+ * one the engine's DONE directly follows) does not get a call of its own: its delta is handed
+ * over together with the finish, so the last text carries finish_reason as in vLLM, where the
+ * engine output holding the last token also holds the finish reason. A finish call with an
+ * empty delta therefore means nothing was left to attach it to.
  * Returns the number of choices still running, or -1 when the client went away (everything is
  * cancelled then). Server shutdown cancels the choices, which then finish as "abort". */
 typedef void (*api_delta_fn)(struct api_gen *g, struct api_choice *c, void *ud);

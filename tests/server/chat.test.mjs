@@ -4,7 +4,8 @@
 // stop strings (also across token boundaries), max_tokens, usage, logprobs, n, seeds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, collectChat, CKPT45, ANSWER, TOOL, AFTER_TOOL, WEATHER_TOOL } from './harness.mjs';
+import { startServer, collectChat, checkStreamShape, metric, sleep, CKPT45, ANSWER, TOOL, AFTER_TOOL, WEATHER_TOOL }
+  from './harness.mjs';
 
 let srv, client;
 const MODEL = 'glm-crafted';
@@ -70,6 +71,15 @@ test('streaming chat: role first, reasoning deltas then content, finish chunk, u
   assert.equal(r.reasoningAlias, ANSWER.reasoning);
   assert.equal(r.content, ANSWER.content);
   assert.equal(r.finish, 'stop');
+  // vLLM's shape: role chunk first, one finish chunk, last. The answer ends with the eos
+  // <|user|>, which adds no text: the finish goes on a chunk of its own with an empty delta,
+  // after the chunk with the last text
+  const [cs] = checkStreamShape(r.chunks, { chat: true });
+  const fin = cs[cs.length - 1];
+  assert.deepEqual(fin.delta, {});
+  assert.equal(fin.finish_reason, 'stop');
+  assert.equal(fin.stop_reason, (await srv.post('/tokenize', { prompt: '<|user|>' })).json.tokens[0]);
+  assert.deepEqual(cs[cs.length - 2].delta, { content: '.' });
   // every reasoning chunk comes before the first content chunk
   const kinds = r.chunks.flatMap((c) => c.choices.map((ch) => (ch.delta.reasoning_content ? 'r' : ch.delta.content ? 'c' : '-')));
   assert.ok(kinds.lastIndexOf('r') < kinds.indexOf('c'));
@@ -141,6 +151,7 @@ test('tool call, streaming: name first, then argument fragments that join to the
   const r = await collectChat(await client.chat.completions.create({ model: MODEL, messages: WEATHER,
     tools: [WEATHER_TOOL], stream: true }));
   assert.equal(r.finish, 'tool_calls');
+  checkStreamShape(r.chunks, { chat: true });
   assert.equal(r.reasoning, TOOL.reasoning);
   assert.equal(r.toolCalls.length, 1);
   assert.match(r.toolCalls[0].id, /^call_[0-9a-f]{24}$/);
@@ -221,6 +232,13 @@ test('stop strings: never leak, even across token boundaries', async () => {
   assert.equal(s.stopReason, 'swer i');
   for (const c of s.chunks)
     for (const ch of c.choices) assert.ok(!JSON.stringify(ch.delta).includes('swer'), JSON.stringify(c));
+  // the token " is" completes the match; the text before the match (" an") went out with the
+  // token " answer" (only the possible start of a stop string is held back), so the finish
+  // chunk that the match produces at once has nothing left to carry
+  const [sc] = checkStreamShape(s.chunks, { chat: true });
+  assert.deepEqual(sc[sc.length - 1].delta, {});
+  assert.equal(sc[sc.length - 1].stop_reason, 'swer i');
+  assert.deepEqual(sc[sc.length - 2].delta, { content: ' an' });
   // stop strings apply to the reasoning too (vLLM searches the whole output)
   const t = await client.chat.completions.create({ model: MODEL, messages: ASK, stop: ['think.', 'nothing'] });
   assert.equal(t.choices[0].message.reasoning_content, 'Let me ');
@@ -235,12 +253,33 @@ test('include_stop_str_in_output keeps the matched stop string', async () => {
   assert.equal(r.choices[0].stop_reason, 'swer i');
 });
 
+test('text held back for a stop string is released with the finish, on one chunk', async () => {
+  // "." could start ".x": it is held until the eos ends the answer, then released; vLLM sends it
+  // on the final chunk together with finish_reason
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, stop: ['.x'],
+    stream: true, chat_template_kwargs: { enable_thinking: false } }));
+  assert.equal(s.content, ANSWER.content);
+  const [cs] = checkStreamShape(s.chunks, { chat: true });
+  const fin = cs[cs.length - 1];
+  assert.deepEqual(fin.delta, { content: '.' });
+  assert.equal(fin.finish_reason, 'stop');
+  assert.deepEqual(cs[cs.length - 2].delta, { content: '4' });
+});
+
 test('stop_token_ids end the generation at that token', async () => {
   const dot = (await srv.post('/tokenize', { prompt: '.' })).json.tokens[0];
   const r = await client.chat.completions.create({ model: MODEL, messages: ASK, stop_token_ids: [dot],
     chat_template_kwargs: { enable_thinking: false } });
   assert.equal(r.choices[0].message.content, 'The answer is 4');
   assert.equal(r.choices[0].stop_reason, dot);
+  // streamed: the stop token adds no text, so the finish is a chunk of its own after "4"
+  const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, stop_token_ids: [dot],
+    stream: true, chat_template_kwargs: { enable_thinking: false } }));
+  assert.equal(s.content, 'The answer is 4');
+  const [cs] = checkStreamShape(s.chunks, { chat: true });
+  assert.deepEqual(cs[cs.length - 1].delta, {});
+  assert.equal(cs[cs.length - 1].stop_reason, dot);
+  assert.deepEqual(cs[cs.length - 2].delta, { content: '4' });
 });
 
 test('max_tokens and max_completion_tokens: finish_reason length', async () => {
@@ -253,8 +292,19 @@ test('max_tokens and max_completion_tokens: finish_reason length', async () => {
   assert.equal(r2.choices[0].finish_reason, 'length');
   assert.equal(r2.usage.completion_tokens, 4);
   assert.equal(r2.choices[0].message.content, 'The answer is '); // "The", " answer", " is", " "
+  // streamed: the max_tokens-th token's text carries finish_reason (one chunk, as in vLLM)
   const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, max_tokens: 3, stream: true }));
   assert.equal(s.finish, 'length');
+  const [cs] = checkStreamShape(s.chunks, { chat: true });
+  assert.equal(cs.length, 3); // role, "L", "et" + length (<think> adds no text)
+  assert.equal(cs[2].delta.reasoning_content, 'et');
+  assert.equal(cs[2].finish_reason, 'length');
+  assert.equal(cs[2].stop_reason, null);
+  const s2 = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, max_completion_tokens: 4,
+    stream: true, chat_template_kwargs: { enable_thinking: false } }));
+  const [cs2] = checkStreamShape(s2.chunks, { chat: true });
+  assert.deepEqual(cs2.slice(1).map((ch) => [ch.delta.content, ch.finish_reason]),
+    [['The', null], [' answer', null], [' is', null], [' ', 'length']]);
 });
 
 test('ignore_eos keeps generating past the eos token', async () => {
@@ -280,6 +330,9 @@ test('logprobs and top_logprobs, whole and streamed', async () => {
     top_logprobs: 2, stream: true }));
   assert.equal(s.logprobs.length, lp.length);
   assert.deepEqual(s.logprobs.map((e) => e.token), lp.map((e) => e.token));
+  // the eos token's entry rides on the finish chunk, the output it belongs to
+  const [cs] = checkStreamShape(s.chunks, { chat: true });
+  assert.deepEqual(cs[cs.length - 1].logprobs.content.map((e) => e.token), ['<|user|>']);
   const none = await client.chat.completions.create({ model: MODEL, messages: ASK });
   assert.equal(none.choices[0].logprobs, null);
 });
@@ -293,6 +346,64 @@ test('n > 1 gives n choices', async () => {
   const perChoice = [0, 1].map((i) => s.chunks.flatMap((c) => c.choices.filter((ch) => ch.index === i))
     .map((ch) => ch.delta.content || '').join(''));
   assert.deepEqual(perChoice, [ANSWER.content, ANSWER.content]);
+  checkStreamShape(s.chunks, { chat: true, n: 2 });
+});
+
+test('streaming chat sends nothing before the engine answers: a queued request gets its role chunk once it runs', async () => {
+  // One sequence slot: B waits in the queue while A generates. vLLM sends the role chunk with
+  // the first engine output, so a client's TTFT includes queueing and prefill; sending it at
+  // once would make TTFT meaningless. The engine refreshes its waiting gauge in the same loop
+  // iteration that posts B's first token, before any client could have read that token and
+  // asked /metrics, so no metrics read issued after B's first chunk arrived may still see B
+  // waiting.
+  const q = await startServer({ model: CKPT45, args: ['--max-num-seqs', '1', '--reasoning-parser', 'glm45'] });
+  try {
+    const qc = q.client();
+    const a = await qc.chat.completions.create({ model: CKPT45, stream: true, max_tokens: 400, ignore_eos: true,
+      messages: [{ role: 'user', content: 'Tell me about Fibonacci.' }] });
+    const ai = a[Symbol.asyncIterator]();
+    assert.equal((await ai.next()).done, false); // A runs
+    const aDone = (async () => { while (!(await ai.next()).done); })();
+    let firstB = null, bDone = false;
+    const b = (async () => {
+      const res = await fetch(`${q.baseURL}/v1/chat/completions`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ messages: ASK, stream: true }),
+      });
+      const reader = res.body.getReader();
+      const dec = new TextDecoder();
+      let text = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        if (firstB === null && value.length) firstB = performance.now();
+        text += dec.decode(value, { stream: true });
+      }
+      bDone = true;
+      return text;
+    })();
+    const polls = [];
+    const deadline = Date.now() + 30000;
+    while (!bDone) {
+      assert.ok(Date.now() < deadline, 'B finished in time');
+      const t = performance.now();
+      polls.push({ t, waiting: metric(await q.metrics(), 'glm:num_requests_waiting') });
+      await sleep(5);
+    }
+    const text = await b;
+    await aDone;
+    assert.ok(polls.some((p) => p.waiting === 1), 'B was queued behind A');
+    const late = polls.filter((p) => p.t > firstB && p.waiting !== 0);
+    assert.deepEqual(late, [], 'B sent a chunk while it was still waiting in the queue');
+    // and B's stream has the usual shape
+    const chunks = text.split('\n\n').filter(Boolean);
+    assert.equal(chunks[chunks.length - 1], 'data: [DONE]');
+    const parsed = chunks.slice(0, -1).map((e) => JSON.parse(e.replace(/^data: /, '')));
+    const [cs] = checkStreamShape(parsed, { chat: true });
+    assert.equal(cs.map((ch) => ch.delta.content || '').join(''), ANSWER.content);
+  } finally {
+    assert.equal((await q.stop()).code, 0, q.log);
+  }
 });
 
 test('sampling parameters are accepted and the crafted answer survives them', async () => {

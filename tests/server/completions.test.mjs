@@ -3,7 +3,7 @@
 // /metrics, on the crafted GLM-4.5 checkpoint.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, CKPT45, metric } from './harness.mjs';
+import { startServer, CKPT45, metric, checkStreamShape } from './harness.mjs';
 
 let srv, client;
 const MODEL = 'crafted';
@@ -89,8 +89,10 @@ test('streaming completions with usage', async () => {
   const stream = await client.completions.create({ model: MODEL, prompt: 'The answer is', max_tokens: 10, stream: true,
     stream_options: { include_usage: true } });
   let text = '', finish = null, usage = null, n = 0;
+  const chunks = [];
   for await (const c of stream) {
     n++;
+    chunks.push(c);
     assert.equal(c.object, 'text_completion');
     if (c.usage) usage = c.usage;
     for (const ch of c.choices) {
@@ -102,6 +104,40 @@ test('streaming completions with usage', async () => {
   assert.equal(finish, 'stop');
   assert.equal(usage.completion_tokens, 4);
   assert.ok(n >= 4);
+  // one finish, on the last chunk; the eos adds no text, so that chunk's text is empty and the
+  // "." came on the chunk before (vLLM: one chunk per engine output)
+  const [cs] = checkStreamShape(chunks, { chat: false });
+  assert.deepEqual(cs.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['4', null], ['.', null], ['', 'stop']]);
+  assert.deepEqual(chunks[chunks.length - 1].choices, []);
+});
+
+async function streamChunks(body) {
+  const chunks = [];
+  for await (const c of await client.completions.create({ model: MODEL, stream: true, ...body })) chunks.push(c);
+  return chunks;
+}
+
+test('streaming completions: the last text carries finish_reason', async () => {
+  // length: the max_tokens-th token's text and the finish on one chunk
+  const [len] = checkStreamShape(await streamChunks({ prompt: 'The answer is', max_tokens: 2 }), { chat: false });
+  assert.deepEqual(len.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['4', 'length']]);
+  assert.equal(len[1].stop_reason, null);
+  // "." could start the stop string ".x": held back until the eos ends the text, then released
+  // on the finish chunk
+  const [held] = checkStreamShape(await streamChunks({ prompt: 'The answer is', max_tokens: 10, stop: ['.x'] }), { chat: false });
+  assert.deepEqual(held.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['4', null], ['.', 'stop']]);
+  // a stop string: the token that completes it leaves no text, so the finish chunk's is empty
+  const [stop] = checkStreamShape(await streamChunks({ prompt: 'The answer is', max_tokens: 10, stop: ['4'] }), { chat: false });
+  assert.deepEqual(stop.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['', 'stop']]);
+  assert.equal(stop[1].stop_reason, '4');
+  // logprobs: the entry of the token that ends the choice comes with the finish
+  const [lp] = checkStreamShape(await streamChunks({ prompt: 'The answer is', max_tokens: 2, logprobs: 1 }), { chat: false });
+  assert.deepEqual(lp.map((ch) => ch.logprobs.tokens), [[' '], ['4']]);
+  // several prompts and n: one finish per choice, each on that choice's last chunk
+  const many = checkStreamShape(await streamChunks({ prompt: ['The answer is', 'Let me think'], n: 2, max_tokens: 10 }),
+    { chat: false, n: 4 });
+  assert.deepEqual(many.map((cs) => cs.map((ch) => ch.text).join('')),
+    [' 4.', ' 4.', '.</think>The answer is 4.', '.</think>The answer is 4.']);
 });
 
 test('seeds: the same seed gives the same sample, different seeds differ', async () => {

@@ -3,7 +3,7 @@
 // served with --tool-call-parser glm47; clear_thinking false keeps history reasoning.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, collectChat, CKPT47, ANSWER, TOOL, AFTER_TOOL, WEATHER_TOOL } from './harness.mjs';
+import { startServer, collectChat, checkStreamShape, CKPT47, ANSWER, TOOL, AFTER_TOOL, WEATHER_TOOL } from './harness.mjs';
 
 let srv, client;
 const MODEL = 'glm47-crafted';
@@ -39,6 +39,7 @@ test('thinking on: the prompt ends with <think>, the output has only </think>', 
   const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: ASK, stream: true }));
   assert.equal(s.reasoning, ANSWER.reasoning);
   assert.equal(s.content, ANSWER.content);
+  checkStreamShape(s.chunks, { chat: true });
 });
 
 test('thinking off: the prompt ends with </think>, everything is content', async () => {
@@ -59,6 +60,7 @@ test('glm47 tool calls, whole and streamed', async () => {
   const s = await collectChat(await client.chat.completions.create({ model: MODEL, messages: WEATHER,
     tools: [WEATHER_TOOL], stream: true }));
   assert.equal(s.finish, 'tool_calls');
+  checkStreamShape(s.chunks, { chat: true });
   assert.equal(s.toolCalls[0].function.name, 'get_weather');
   assert.deepEqual(JSON.parse(s.toolCalls[0].function.arguments), TOOL.args);
   assert.equal(s.content, '');

@@ -152,6 +152,37 @@ export async function collectChat(stream) {
   return r;
 }
 
+// The chunks of one choice, in order (chunks with empty choices, like the usage chunk, belong
+// to none).
+export function choiceChunks(chunks, index) {
+  return chunks.flatMap((c) => c.choices.filter((ch) => ch.index === index));
+}
+
+// vLLM's streaming shape, checked per choice: for chat the first chunk of every choice is the
+// role chunk {role: 'assistant', content: ''} and no other chunk carries a role; for both chat
+// and completions exactly one chunk has a finish_reason and it is the choice's last chunk
+// (it carries the last text when the end brought text; otherwise its delta/text is empty).
+// Returns the per-choice lists of chunks.
+export function checkStreamShape(chunks, { chat, n = 1 }) {
+  const idx = new Set(chunks.flatMap((c) => c.choices.map((ch) => ch.index)));
+  assert.deepEqual([...idx].sort((a, b) => a - b), [...Array(n).keys()], 'every choice streamed');
+  if (chat) assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' }, 'the role chunk comes first');
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const cs = choiceChunks(chunks, i);
+    if (chat) {
+      assert.deepEqual(cs[0].delta, { role: 'assistant', content: '' }, `choice ${i} opens with the role chunk`);
+      assert.equal(cs[0].finish_reason, null);
+      assert.equal(cs.filter((ch) => ch.delta.role !== undefined).length, 1, `choice ${i}: one role chunk`);
+    }
+    const fin = cs.filter((ch) => ch.finish_reason !== null && ch.finish_reason !== undefined);
+    assert.equal(fin.length, 1, `choice ${i}: exactly one chunk with a finish_reason: ${JSON.stringify(cs)}`);
+    assert.equal(fin[0], cs[cs.length - 1], `choice ${i}: the finish_reason is on its last chunk`);
+    out.push(cs);
+  }
+  return out;
+}
+
 // The crafted answers (spec_glm45.json / spec_glm47.json): what the model says in each mode.
 export const ANSWER = { reasoning: 'Let me think.', content: 'The answer is 4.' };
 export const TOOL = { reasoning: 'I need the weather.', args: { city: '北京', days: 2 } };
