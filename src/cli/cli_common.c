@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli/cli.h"
 
@@ -14,6 +15,7 @@ const char cli_engine_help[] =
 	"  --bf16-activations     round activations to BF16 in matmuls (faster, less exact)\n"
 	"  --max-model-len N      longest sequence (default: max_position_embeddings)\n"
 	"  --kv-tokens N          KV cache capacity in tokens (default: max-model-len)\n"
+	"  --kv-cache-memory SIZE KV cache budget in bytes instead (e.g. 8GiB, 512MiB, 2e9)\n"
 	"  --max-batch-tokens N   tokens per forward, i.e. prefill chunk (default 512)\n";
 
 const char cli_sampling_help[] =
@@ -33,6 +35,7 @@ bool cli_engine_flag(int argc, char **argv, int *i, struct engine_config *c)
 	else if (cli_flag(argv, *i, "--bf16-activations")) c->bf16_activations = true;
 	else if (cli_flag_value(argc, argv, i, "--max-model-len", NULL, &v)) c->max_model_len = cli_parse_long("--max-model-len", v);
 	else if (cli_flag_value(argc, argv, i, "--kv-tokens", NULL, &v)) c->kv_tokens = cli_parse_long("--kv-tokens", v);
+	else if (cli_flag_value(argc, argv, i, "--kv-cache-memory", NULL, &v)) c->kv_bytes = cli_parse_bytes("--kv-cache-memory", v);
 	else if (cli_flag_value(argc, argv, i, "--block-size", NULL, &v)) c->block_size = cli_parse_long("--block-size", v);
 	else if (cli_flag_value(argc, argv, i, "--max-batch-tokens", NULL, &v)) c->max_batch_tokens = cli_parse_long("--max-batch-tokens", v);
 	else return false;
@@ -54,6 +57,21 @@ bool cli_sampling_flag(int argc, char **argv, int *i, struct sampling_params *p)
 	else if (cli_flag(argv, *i, "--ignore-eos")) p->ignore_eos = true;
 	else return false;
 	return true;
+}
+
+int64_t cli_parse_bytes(const char *flag, const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+	static const struct {
+		const char *suffix;
+		double mult;
+	} units[] = {{"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"KiB", 1024.0}, {"MiB", 1048576.0},
+	             {"GiB", 1073741824.0}, {"K", 1024.0}, {"M", 1048576.0}, {"G", 1073741824.0}};
+	for (size_t u = 0; end != s && u < sizeof units / sizeof units[0]; u++)
+		if (!strcasecmp(end, units[u].suffix) && v * units[u].mult >= 1) return (int64_t)(v * units[u].mult);
+	fprintf(stderr, "glm: %s expects a size such as 8GiB, 512MiB or 2000000000, got '%s'\n", flag, s);
+	exit(2);
 }
 
 int32_t *cli_parse_ids(const char *flag, const char *s, int *n)

@@ -14,5 +14,7 @@ bool cli_engine_flag(int argc, char **argv, int *i, struct engine_config *c);
  * --ignore-eos). */
 bool cli_sampling_flag(int argc, char **argv, int *i, struct sampling_params *p);
 extern const char cli_engine_help[], cli_sampling_help[];
+/* Parses a byte size ("8GiB", "512MiB", "2e9"); exits naming the flag on bad input. */
+int64_t cli_parse_bytes(const char *flag, const char *s);
 /* Parses "1,2,3" into a malloc'd array; exits with a message naming the flag on bad input. */
 int32_t *cli_parse_ids(const char *flag, const char *s, int *n);

@@ -100,7 +100,7 @@ int cli_run(int argc, char **argv)
 		        sp.max_tokens, ec.max_model_len);
 		return 1;
 	}
-	if (ec.kv_tokens <= 0) ec.kv_tokens = n_ids + sp.max_tokens;
+	if (ec.kv_tokens <= 0 && ec.kv_bytes <= 0) ec.kv_tokens = n_ids + sp.max_tokens;
 	struct engine eng;
 	if (engine_init(&eng, &m, &ec, &e)) {
 		fprintf(stderr, "glm run: %s\n", e.msg);

@@ -21,6 +21,7 @@ int engine_init(struct engine *eng, struct model *m, const struct engine_config 
 	eng->cfg = *cfg;
 	struct engine_config *c = &eng->cfg;
 	if (c->max_model_len <= 0) c->max_model_len = m->cfg.max_position_embeddings;
+	if (c->kv_tokens <= 0 && c->kv_bytes > 0) c->kv_tokens = c->kv_bytes / kv_cache_bytes_per_token(m);
 	if (c->kv_tokens <= 0) c->kv_tokens = c->max_model_len;
 	if (c->block_size <= 0) c->block_size = 16;
 	if (c->max_batch_tokens <= 0) c->max_batch_tokens = 512;

@@ -20,6 +20,7 @@ struct engine_config {
 	bool bf16_activations; /* faster, less exact matmuls (not the default) */
 	int block_size;        /* tokens per KV block (default 16) */
 	int64_t kv_tokens;     /* KV capacity in tokens (default: max_model_len) */
+	int64_t kv_bytes;      /* or a KV memory budget in bytes (used when kv_tokens is 0) */
 	int max_batch_tokens;  /* most tokens in one forward (default 512) */
 	int max_model_len;     /* default: the model's max_position_embeddings */
 };
