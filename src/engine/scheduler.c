@@ -453,6 +453,10 @@ static void *engine_thread(void *arg)
 		s->stats.waiting = s->n_waiting;
 		pthread_mutex_unlock(&s->mu);
 		int n = plan_step(s);
+		pthread_mutex_lock(&s->mu); /* admitted requests no longer count as waiting */
+		s->stats.running = s->n_running;
+		s->stats.waiting = s->n_waiting;
+		pthread_mutex_unlock(&s->mu);
 		if (n == 0) {
 			if (s->n_waiting && !s->n_running) {
 				/* nothing runs and the head of the queue cannot fit: it never will */

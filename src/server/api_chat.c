@@ -2,10 +2,13 @@
  * checkpoint's template, tokenize it without adding special tokens, generate n choices, and
  * answer with one chat.completion object or an SSE stream of chat.completion.chunk objects.
  * Shapes follow vLLM (reasoning in `reasoning_content` and its newer alias `reasoning`; per
- * choice a role chunk sent with the first token, i.e. after prefill; `finish_reason` and
+ * choice a role chunk sent with the first token, i.e. after prefill; without reasoning/tool
+ * parsers one content chunk per generated token, `{"content": ""}` when the token released no
+ * text; with parsers a chunk only for tokens that changed the output; `finish_reason` and
  * `stop_reason` on the chunk with the last delta, or on a chunk with an empty delta when the
- * end brought no text; an optional usage chunk with empty choices; `[DONE]`); tool-call ids
- * are `call_<24 hex>` and streamed as name first, then argument fragments. */
+ * end brought nothing (with parsers) or came without a token (an abort); an optional usage
+ * chunk with empty choices; `[DONE]`); tool-call ids are `call_<24 hex>` and streamed as name
+ * first, then argument fragments. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -160,6 +163,10 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 	}
 	if (c->d_content.len)
 		json_array_append_new(deltas, json_pack("{s:o}", "content", api_json_text(c->d_content.data, c->d_content.len)));
+	else if (c->every_token && c->d_tokens)
+		/* no parsers: a token that released no text still gets its chunk, as vLLM's plain path
+		 * sends DeltaMessage(content=delta_text) for every engine output (the last one included) */
+		json_array_append_new(deltas, json_pack("{s:s}", "content", ""));
 	/* tool events: a call's begin carries id, type and name; consecutive argument pieces of one
 	 * call are merged into one fragment */
 	for (size_t i = 0; i < c->d_tools.n;) {

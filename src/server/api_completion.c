@@ -1,7 +1,8 @@
 /* api_completion.c — POST /v1/completions (serving.md §4.4): raw prompts (a string, strings,
  * token ids or lists of token ids; no chat template, no special tokens added), n choices per
  * prompt (choice index = prompt * n + k, as vLLM numbers them), `echo`, legacy logprobs
- * {tokens, token_logprobs, top_logprobs, text_offset}, streaming as text_completion chunks.
+ * {tokens, token_logprobs, top_logprobs, text_offset}, streaming as text_completion chunks (one
+ * per generated token).
  * max_tokens defaults to 16 as in OpenAI/vLLM. Prompt-token logprobs are not computed by the
  * engine, so with echo + logprobs the prompt's entries carry null logprobs. */
 #include <stdlib.h>
@@ -108,9 +109,12 @@ static void put_chunk(struct cmpl_job *j, const struct api_choice *c, const stru
 	json_decref(o);
 }
 
-/* One chunk per call: the delta's text (the last one also carries finish_reason, as vLLM's
- * engine output with the last token carries it), or a chunk with empty text and the finish
- * when the end brought no text. */
+/* One chunk per call, i.e. per generated token (api_gen reports every token here: there are no
+ * parsers): the text the token released, "" when it released none (bytes of an incomplete
+ * UTF-8 character, a skipped special token, text held back for a stop string), as vLLM sends a
+ * chunk for every engine output. The last one also carries finish_reason, as vLLM's engine
+ * output with the last token carries it; a finish without a token (an abort) gets a chunk of
+ * its own with empty text. */
 static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 {
 	struct cmpl_job *j = ud;
@@ -126,7 +130,7 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 	buf_append(&text, c->d_content.data ? c->d_content.data : "", c->d_content.len);
 	if (j->req.logprobs && c->d_lp.n) lp = merge_logprobs(lp, legacy_logprobs(j, c->index, c->d_lp.v, NULL, c->d_lp.n));
 	bool error = c->finish && !strcmp(c->finish, "error");
-	if (text.len || lp || (c->finish && !error)) put_chunk(j, c, &text, lp, c->finish && !error);
+	if (text.len || lp || c->d_tokens || (c->finish && !error)) put_chunk(j, c, &text, lp, c->finish && !error);
 	if (error) {
 		/* an error event instead of a finish chunk (vLLM) */
 		struct api_error e;

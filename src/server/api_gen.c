@@ -4,7 +4,11 @@
  *   - a stop-string match ends the text there and finishes the choice at once (finish "stop"),
  *     cancels the engine request, and everything the engine still sends for it is ignored
  *     (usage counts tokens up to the match);
- *   - reasoning/tool parsers see exactly the text the client sees. */
+ *   - reasoning/tool parsers see exactly the text the client sees;
+ *   - without parsers every token is reported, also one that released no text (vLLM streams
+ *     each engine output on its plain path, and benchmark clients count chunks as tokens);
+ *     with parsers a token is reported only when it changed the output, as vLLM skips the
+ *     deltas its parsers return as None. */
 #include "server/api_gen.h"
 
 #include <errno.h>
@@ -41,6 +45,7 @@ static void choice_init(struct api_gen *g, struct api_choice *c, int index, cons
 	c->use_reasoning = st->use_reasoning;
 	if (c->use_reasoning) reasoning_parser_init(&c->rp, st->start_in_reasoning);
 	c->use_tools = st->tools != NULL;
+	c->every_token = !c->use_reasoning && !c->use_tools;
 	if (c->use_tools) {
 		struct tool_parser_opts o = {.id_style = TOOL_ID_STYLE_SGLANG, .id_seed = api_random_u64()};
 		tool_parser_init(&c->tp, st->tool_kind, st->tools, &o);
@@ -217,6 +222,7 @@ static void on_token(struct api_gen *g, struct api_choice *c, const struct gen_e
 	if (!c->n_out) c->t_first = now;
 	c->t_last = now;
 	c->n_out++;
+	c->d_tokens++;
 	if (g->req->logprobs) {
 		struct api_logprob lp = {.token = ev->token, .logprob = ev->logprob, .n_top = ev->n_top};
 		memcpy(lp.top_ids, ev->top_ids, sizeof lp.top_ids);
@@ -316,7 +322,7 @@ static void process_event(struct api_gen *g, struct api_choice *c, const struct 
 		return;
 	}
 	if (done_follows || token_ends_choice(g, c, ev)) return; /* the DONE carries this delta */
-	if (has_delta(c) || !c->reported) report(g, c, on_delta, ud);
+	if (c->every_token || has_delta(c) || !c->reported) report(g, c, on_delta, ud);
 }
 
 void api_gen_clear_delta(struct api_choice *c)
@@ -326,6 +332,7 @@ void api_gen_clear_delta(struct api_choice *c)
 	for (size_t i = 0; i < c->d_tools.n; i++) free(c->d_tools.v[i].text);
 	c->d_tools.n = 0;
 	c->d_lp.n = 0;
+	c->d_tokens = 0;
 }
 
 static void cancel_all(struct api_gen *g)

@@ -44,7 +44,10 @@ struct api_choice {
 	bool text_done;      /* a stop string matched: later tokens are ignored */
 	bool done;           /* the DONE event was processed */
 	bool reported;       /* on_delta was called at least once */
+	bool every_token;    /* no reasoning/tool parser: on_delta is called for every token (vLLM's plain
+	                      * path sends a chunk per engine output, also when its text is empty) */
 	/* the delta since the routes last cleared it */
+	int d_tokens;        /* generated tokens whose output is in this delta (0: a finish of its own) */
 	struct buf d_reasoning, d_content;
 	struct tool_events d_tools;
 	struct api_lp_list d_lp;
@@ -94,8 +97,14 @@ int api_gen_start(struct api_gen *g, const struct api_ctx *ctx, const struct api
 /* Waits up to timeout_ms for events and processes them. on_delta is called
  *   - after a choice's first token, even when it produced no output (vLLM answers the first
  *     engine output of a request: routes send their per-choice opening chunk then);
- *   - after every later token that produced output or logprobs;
+ *   - without parsers (choice->every_token): after every later token, also one whose text is
+ *     empty (a special token skipped, bytes of an incomplete UTF-8 character, text held back as
+ *     the possible start of a stop string), so routes can send one chunk per token as vLLM does;
+ *   - with a reasoning or tool parser: after every later token that produced output or
+ *     logprobs (vLLM skips the deltas its parsers return as None);
  *   - exactly once with choice->finish set: at the DONE event, or at a stop-string match.
+ * choice->d_tokens says how many tokens the delta stands for (normally 1; 0 for a finish that
+ * came without a token of its own, e.g. an abort).
  * The token that ends a choice (a stop token, the max_tokens-th token, a stop-string match, or
  * one the engine's DONE directly follows) does not get a call of its own: its delta is handed
  * over together with the finish, so the last text carries finish_reason as in vLLM, where the

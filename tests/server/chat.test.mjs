@@ -4,8 +4,8 @@
 // stop strings (also across token boundaries), max_tokens, usage, logprobs, n, seeds.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, collectChat, checkStreamShape, metric, sleep, CKPT45, ANSWER, TOOL, AFTER_TOOL, WEATHER_TOOL }
-  from './harness.mjs';
+import { startServer, collectChat, checkStreamShape, tokenChunks, metric, sleep, CKPT45, ANSWER, TOOL, AFTER_TOOL,
+  WEATHER_TOOL } from './harness.mjs';
 
 let srv, client;
 const MODEL = 'glm-crafted';
@@ -347,6 +347,92 @@ test('n > 1 gives n choices', async () => {
     .map((ch) => ch.delta.content || '').join(''));
   assert.deepEqual(perChoice, [ANSWER.content, ANSWER.content]);
   checkStreamShape(s.chunks, { chat: true, n: 2 });
+});
+
+test('streaming chat without parsers: exactly one content chunk per generated token, "" included', async () => {
+  // vLLM's plain path (no reasoning or tool parser) sends delta {content: delta_text} for every
+  // engine output, "" when the token released no text, and `vllm bench serve` counts the chunks
+  // as tokens. (With parsers vLLM skips the deltas they swallow, e.g. </think>: see above.)
+  const p = await startServer({ model: CKPT45 });
+  try {
+    const pc = p.client();
+    const whole = `<think>${ANSWER.reasoning}</think>${ANSWER.content}<|user|>`;
+    const nAnswer = (await p.post('/tokenize', { prompt: whole })).json.count; // 14
+    // ignore_eos: the eos <|user|> (a special token: skipped, no text) and then tokens outside
+    // every crafted context
+    const N = nAnswer + 3;
+    const body = { model: CKPT45, messages: ASK, max_tokens: N, ignore_eos: true, temperature: 0 };
+    const plain = await collectChat(await pc.chat.completions.create({ ...body, stream: true }));
+    const [pcs] = checkStreamShape(plain.chunks, { chat: true });
+    assert.equal(tokenChunks(pcs, { chat: true }).length, N, JSON.stringify(pcs.map((ch) => ch.delta)));
+    assert.equal(pcs.length, N + 1, 'the role chunk, then one chunk per token');
+    // with logprobs: the same chunks, each with its token
+    const s = await collectChat(await pc.chat.completions.create({ ...body, stream: true, logprobs: true }));
+    const [cs] = checkStreamShape(s.chunks, { chat: true });
+    const tc = tokenChunks(cs, { chat: true });
+    assert.equal(tc.length, N, JSON.stringify(cs.map((ch) => ch.delta)));
+    assert.equal(cs.length, N + 1, 'the role chunk, then one chunk per token');
+    assert.deepEqual(tc.map((ch) => ch.logprobs.content.length), Array(N).fill(1), 'one token per chunk');
+    assert.equal(tc.slice(0, nAnswer).map((ch) => ch.logprobs.content[0].token).join(''), whole);
+    assert.deepEqual(tc[nAnswer - 1].delta, { content: '' }, 'the eos token gets a chunk with empty content');
+    assert.equal(tc[N - 1].finish_reason, 'length');
+    assert.deepEqual(tc.map((ch) => ch.delta), tokenChunks(pcs, { chat: true }).map((ch) => ch.delta));
+    const r = await pc.chat.completions.create(body);
+    assert.equal(s.content, r.choices[0].message.content);
+    assert.ok(s.content.startsWith(`<think>${ANSWER.reasoning}</think>${ANSWER.content}`), s.content);
+
+    // the eos ends the answer: its chunk carries the finish, with content "" (not an empty delta)
+    const e = await collectChat(await pc.chat.completions.create({ model: CKPT45, messages: ASK, stream: true,
+      stream_options: { include_usage: true } }));
+    const [ecs] = checkStreamShape(e.chunks, { chat: true });
+    const etc = tokenChunks(ecs, { chat: true });
+    assert.equal(etc.length, e.usage.completion_tokens);
+    assert.equal(etc.length, nAnswer);
+    assert.deepEqual(ecs[ecs.length - 1].delta, { content: '' });
+    assert.equal(ecs[ecs.length - 1].finish_reason, 'stop');
+    assert.equal(ecs[ecs.length - 1].stop_reason, (await p.post('/tokenize', { prompt: '<|user|>' })).json.tokens[0]);
+
+    // text held back for a stop string: the "." tokens get chunks with empty content; the held
+    // "." comes out with the next text (the last one with the finish)
+    const h = await collectChat(await pc.chat.completions.create({ model: CKPT45, messages: ASK, stream: true,
+      stop: ['.x'], logprobs: true }));
+    const [hcs] = checkStreamShape(h.chunks, { chat: true });
+    const htc = tokenChunks(hcs, { chat: true });
+    assert.equal(htc.length, nAnswer);
+    const dots = htc.flatMap((ch, i) => (ch.logprobs.content[0].token === '.' ? [i] : []));
+    assert.equal(dots.length, 2, JSON.stringify(htc.map((ch) => ch.logprobs.content[0].token)));
+    for (const i of dots) assert.deepEqual(htc[i].delta, { content: '' });
+    assert.deepEqual(htc[dots[0] + 1].delta, { content: '.</think>' });
+    assert.deepEqual(htc[nAnswer - 1].delta, { content: '.' });
+    assert.equal(htc[nAnswer - 1].finish_reason, 'stop');
+    assert.equal(h.content, `<think>${ANSWER.reasoning}</think>${ANSWER.content}`);
+
+    // n = 2: N chunks for each choice
+    const m = await collectChat(await pc.chat.completions.create({ ...body, n: 2, stream: true }));
+    assert.deepEqual(checkStreamShape(m.chunks, { chat: true, n: 2 }).map((c) => tokenChunks(c, { chat: true }).length), [N, N]);
+
+    // a byte that starts a multi-byte character (the tokenizer is byte-level) is held by the
+    // detokenizer until the character completes: its chunk has content "". After the eos every
+    // token is equally likely, so seeded samples are tried until one has such a byte (streamed
+    // with and without logprobs: the same seed samples the same tokens)
+    let found = false;
+    for (let seed = 1; seed <= 40 && !found; seed++) {
+      const sb = { ...body, max_tokens: nAnswer + 24, temperature: 1.0, seed, stream: true };
+      const y = await collectChat(await pc.chat.completions.create(sb));
+      const ytc = tokenChunks(checkStreamShape(y.chunks, { chat: true })[0], { chat: true });
+      assert.equal(ytc.length, sb.max_tokens, `seed ${seed}: ${JSON.stringify(ytc.map((ch) => ch.delta))}`);
+      const x = await collectChat(await pc.chat.completions.create({ ...sb, logprobs: true }));
+      const xtc = tokenChunks(checkStreamShape(x.chunks, { chat: true })[0], { chat: true });
+      assert.deepEqual(xtc.map((ch) => ch.delta), ytc.map((ch) => ch.delta), `seed ${seed}: the same chunks with logprobs`);
+      found = xtc.some((ch, i) => {
+        const b = ch.logprobs.content[0].bytes;
+        return i < xtc.length - 1 && ch.delta.content === '' && b.length === 1 && b[0] >= 0xc2 && b[0] <= 0xf4;
+      });
+    }
+    assert.ok(found, 'some seed samples a lead byte of a multi-byte character');
+  } finally {
+    assert.equal((await p.stop()).code, 0, p.log);
+  }
 });
 
 test('streaming chat sends nothing before the engine answers: a queued request gets its role chunk once it runs', async () => {

@@ -3,7 +3,7 @@
 // /metrics, on the crafted GLM-4.5 checkpoint.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, CKPT45, metric, checkStreamShape } from './harness.mjs';
+import { startServer, CKPT45, metric, checkStreamShape, tokenChunks } from './harness.mjs';
 
 let srv, client;
 const MODEL = 'crafted';
@@ -123,9 +123,9 @@ test('streaming completions: the last text carries finish_reason', async () => {
   assert.deepEqual(len.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['4', 'length']]);
   assert.equal(len[1].stop_reason, null);
   // "." could start the stop string ".x": held back until the eos ends the text, then released
-  // on the finish chunk
+  // on the finish chunk; the "." token itself still gets its chunk, with empty text
   const [held] = checkStreamShape(await streamChunks({ prompt: 'The answer is', max_tokens: 10, stop: ['.x'] }), { chat: false });
-  assert.deepEqual(held.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['4', null], ['.', 'stop']]);
+  assert.deepEqual(held.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['4', null], ['', null], ['.', 'stop']]);
   // a stop string: the token that completes it leaves no text, so the finish chunk's is empty
   const [stop] = checkStreamShape(await streamChunks({ prompt: 'The answer is', max_tokens: 10, stop: ['4'] }), { chat: false });
   assert.deepEqual(stop.map((ch) => [ch.text, ch.finish_reason]), [[' ', null], ['', 'stop']]);
@@ -138,6 +138,66 @@ test('streaming completions: the last text carries finish_reason', async () => {
     { chat: false, n: 4 });
   assert.deepEqual(many.map((cs) => cs.map((ch) => ch.text).join('')),
     [' 4.', ' 4.', '.</think>The answer is 4.', '.</think>The answer is 4.']);
+});
+
+test('streaming completions: exactly one chunk per generated token, also when it releases no text', async () => {
+  // vLLM sends a chunk for every engine output, its text "" when the token released none, and
+  // `vllm bench serve` counts these chunks as tokens (ITL, TPOT).
+  // ignore_eos: " ", "4", ".", then the eos <|user|> (a special token: skipped, no text), then
+  // tokens outside every crafted context (greedy: the same every time)
+  const prompt = await ids('The answer is');
+  const N = 7;
+  const plain = tokenChunks(checkStreamShape(await streamChunks({ prompt, max_tokens: N, ignore_eos: true, temperature: 0 }),
+    { chat: false })[0], { chat: false });
+  assert.equal(plain.length, N, JSON.stringify(plain));
+  const chunks = await streamChunks({ prompt, max_tokens: N, ignore_eos: true, temperature: 0, logprobs: 1 });
+  const [cs] = checkStreamShape(chunks, { chat: false });
+  const tc = tokenChunks(cs, { chat: false });
+  assert.equal(tc.length, N, JSON.stringify(cs));
+  assert.equal(cs.length, N);
+  assert.deepEqual(tc.map((ch) => ch.logprobs.tokens.length), Array(N).fill(1), 'one token per chunk');
+  assert.deepEqual(tc.slice(0, 4).map((ch) => [ch.logprobs.tokens[0], ch.text]),
+    [[' ', ' '], ['4', '4'], ['.', '.'], ['<|user|>', '']]);
+  assert.equal(tc[N - 1].finish_reason, 'length');
+  assert.deepEqual(plain.map((ch) => ch.text), tc.map((ch) => ch.text));
+  const whole = await client.completions.create({ model: MODEL, prompt, max_tokens: N, ignore_eos: true, temperature: 0 });
+  assert.equal(tc.map((ch) => ch.text).join(''), whole.choices[0].text);
+  // with a stop string that "." could start: "." is held back, so its token's chunk has empty
+  // text, and so has the eos's (it adds none); "." comes out with the next token's text
+  const held = tokenChunks(checkStreamShape(await streamChunks({ prompt, max_tokens: N, ignore_eos: true, temperature: 0,
+    stop: ['.x'] }),
+    { chat: false })[0], { chat: false });
+  assert.equal(held.length, N);
+  assert.deepEqual(held.slice(0, 4).map((ch) => ch.text), [' ', '4', '', '']);
+  assert.equal(held[4].text, `.${tc[4].text}`);
+  // several choices: N chunks each
+  const many = checkStreamShape(await streamChunks({ prompt: ['The answer is', 'Let me think'], n: 2, max_tokens: N,
+    ignore_eos: true }), { chat: false, n: 4 });
+  assert.deepEqual(many.map((c) => tokenChunks(c, { chat: false }).length), [N, N, N, N]);
+});
+
+test('streaming completions: a byte of an incomplete UTF-8 character gets a chunk with empty text', async () => {
+  // After UNIFORM every token is equally likely; sampled with a seed, some tokens are single
+  // bytes that start a multi-byte character (the tokenizer is byte-level): the detokenizer holds
+  // them until the character completes, so their chunks carry "". Seeds are tried until a sample
+  // has such a token; every sample must have one chunk per token, with and without logprobs
+  // (the same seed samples the same tokens; the logprobs tell which token each chunk stands for).
+  const N = 32;
+  let found = false;
+  for (let seed = 1; seed <= 40 && !found; seed++) {
+    const body = { prompt: UNIFORM, max_tokens: N, temperature: 1.0, seed, ignore_eos: true };
+    const tc = tokenChunks(checkStreamShape(await streamChunks(body), { chat: false })[0], { chat: false });
+    const texts = tc.map((ch) => ch.text);
+    assert.equal(tc.length, N, `seed ${seed}: ${JSON.stringify(texts)}`);
+    const tl = tokenChunks(checkStreamShape(await streamChunks({ ...body, logprobs: 1 }), { chat: false })[0], { chat: false });
+    assert.deepEqual(tl.map((ch) => ch.text), texts, `seed ${seed}: the same chunks with logprobs`);
+    assert.deepEqual(tl.map((ch) => ch.logprobs.tokens.length), Array(N).fill(1), `seed ${seed}: one token per chunk`);
+    const whole = await client.completions.create({ model: MODEL, ...body });
+    assert.equal(texts.join(''), whole.choices[0].text, `seed ${seed}: the same text`);
+    // a lone byte that is not a whole character reads as U+FFFD in the legacy logprobs
+    found = tl.some((ch, k) => k < N - 1 && ch.text === '' && ch.logprobs.tokens[0] === '\uFFFD');
+  }
+  assert.ok(found, 'some seed samples a lead byte of a multi-byte character');
 });
 
 test('seeds: the same seed gives the same sample, different seeds differ', async () => {

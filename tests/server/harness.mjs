@@ -161,7 +161,9 @@ export function choiceChunks(chunks, index) {
 // vLLM's streaming shape, checked per choice: for chat the first chunk of every choice is the
 // role chunk {role: 'assistant', content: ''} and no other chunk carries a role; for both chat
 // and completions exactly one chunk has a finish_reason and it is the choice's last chunk
-// (it carries the last text when the end brought text; otherwise its delta/text is empty).
+// (it carries the last text when the end brought text; otherwise its text is "" (completions,
+// chat without parsers: {content: ''}) or, with parsers or for a finish without a token of its
+// own, its delta is {}).
 // Returns the per-choice lists of chunks.
 export function checkStreamShape(chunks, { chat, n = 1 }) {
   const idx = new Set(chunks.flatMap((c) => c.choices.map((ch) => ch.index)));
@@ -181,6 +183,16 @@ export function checkStreamShape(chunks, { chat, n = 1 }) {
     out.push(cs);
   }
   return out;
+}
+
+// The chunks of one choice (as choiceChunks gives them) that stand for generated tokens: for
+// completions every chunk whose `text` is a string ("" included), for chat every chunk whose
+// delta.content is a string ("" included) except the role chunk, which opens the choice. Without
+// reasoning/tool parsers vLLM sends exactly one such chunk per generated token, also when the
+// token released no text, and `vllm bench serve` times them as tokens.
+export function tokenChunks(cs, { chat }) {
+  if (!chat) return cs.filter((ch) => typeof ch.text === 'string');
+  return cs.filter((ch) => ch.delta && ch.delta.role === undefined && typeof ch.delta.content === 'string');
 }
 
 // The crafted answers (spec_glm45.json / spec_glm47.json): what the model says in each mode.
