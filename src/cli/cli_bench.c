@@ -56,17 +56,20 @@ static void per_token_cost(const struct model *m, double *bytes, double *params)
 static int bench_model(int argc, char **argv)
 {
 	const char *dir = NULL, *v;
-	int prompt_len = 512, gen = 32, reps = 1;
+	int prompt_len = 512, gen = 32, reps = 1, decode_batch = 0;
 	struct engine_config ec;
 	engine_config_default(&ec);
 	for (int i = 1; i < argc; i++) {
 		if (cli_flag(argv, i, "--help")) {
-			printf("usage: glm bench model --model DIR [--prompt-len 512] [--gen 32] [--reps 1]\n%s", cli_engine_help);
+			printf("usage: glm bench model --model DIR [--prompt-len 512] [--gen 32] [--reps 1] [--decode-batch B]\n"
+			       "  --decode-batch B       also decode B sequences together and compare with the bandwidth ceiling\n%s",
+			       cli_engine_help);
 			return 0;
 		} else if (cli_flag_value(argc, argv, &i, "--model", "-m", &dir)) {}
 		else if (cli_flag_value(argc, argv, &i, "--prompt-len", NULL, &v)) prompt_len = cli_parse_long("--prompt-len", v);
 		else if (cli_flag_value(argc, argv, &i, "--gen", NULL, &v)) gen = cli_parse_long("--gen", v);
 		else if (cli_flag_value(argc, argv, &i, "--reps", NULL, &v)) reps = cli_parse_long("--reps", v);
+		else if (cli_flag_value(argc, argv, &i, "--decode-batch", NULL, &v)) decode_batch = cli_parse_long("--decode-batch", v);
 		else if (cli_engine_flag(argc, argv, &i, &ec)) {}
 		else cli_usage_error("bench model", "unknown flag '%s'", argv[i]);
 	}
@@ -78,7 +81,7 @@ static int bench_model(int argc, char **argv)
 		return 1;
 	}
 	if (ec.max_batch_tokens < prompt_len) ec.max_batch_tokens = prompt_len;
-	ec.kv_tokens = (int64_t)(prompt_len + gen) * reps + 64;
+	ec.kv_tokens = (int64_t)(prompt_len + gen) * reps + (int64_t)decode_batch * (64 + gen + 16) + 64;
 	if (ec.max_model_len <= 0) ec.max_model_len = prompt_len + gen + 1;
 	struct engine eng;
 	if (engine_init(&eng, &m, &ec, &e)) {
@@ -140,6 +143,56 @@ static int bench_model(int argc, char **argv)
 	       kv / 1e9);
 	printf("decode achieved: %.1f GB/s = %.0f%% of measured read bandwidth\n", per_tok * dtps / 1e9,
 	       100.0 * per_tok * dtps / 1e9 / bw);
+	if (decode_batch > 1) {
+		/* B sequences with 64-token prompts (prefilled untimed), then `gen` steps decoding all B.
+		 * Ceiling: with uniform random routing B tokens touch E(1-(1-K/E)^B) distinct experts per
+		 * MoE layer, so a step reads more than one token's bytes; the speedup over one stream is
+		 * bounded by B * bytes(1 token) / bytes(B tokens) at equal bandwidth. */
+		int B = decode_batch, P = 64;
+		struct sequence *seqs = xcalloc(B, sizeof *seqs), **sp = xcalloc(B, sizeof *sp);
+		int *feed = xcalloc(B, sizeof *feed);
+		const float **lg = xcalloc(B, sizeof *lg);
+		for (int b = 0; b < B; b++) {
+			int32_t ids[64];
+			for (int i = 0; i < P; i++) ids[i] = (int32_t)(rng_next(&r) % (uint64_t)c->vocab);
+			sequence_init(&seqs[b], ids, P);
+			sp[b] = &seqs[b];
+			feed[b] = P;
+		}
+		if (engine_step(&eng, sp, B, feed, lg, &e)) {
+			fprintf(stderr, "glm bench: %s\n", e.msg);
+			return 1;
+		}
+		double t2 = time_now();
+		for (int g = 0; g < gen; g++) {
+			for (int b = 0; b < B; b++) sequence_append(&seqs[b], logits_argmax(lg[b], c->vocab)), feed[b] = 1;
+			if (engine_step(&eng, sp, B, feed, lg, &e)) {
+				fprintf(stderr, "glm bench: %s\n", e.msg);
+				return 1;
+			}
+		}
+		double tb = time_now() - t2;
+		double expert_bytes = 0, n_moe = 0;
+		char name[256];
+		for (int l = c->first_k_dense_replace; l < c->n_layers; l++, n_moe++) {
+			const char *mlp[] = {"gate_proj", "up_proj", "down_proj"};
+			for (int p = 0; p < 3; p++) {
+				snprintf(name, sizeof name, "model.layers.%d.mlp.experts.0.%s.weight", l, mlp[p]);
+				expert_bytes += safetensors_find(&m.st, name)->nbytes;
+			}
+		}
+		expert_bytes /= n_moe > 0 ? n_moe : 1; /* one expert of one layer */
+		double K = c->n_experts_used, E = c->n_experts > 0 ? c->n_experts : 1;
+		double uniq = E * (1.0 - pow(1.0 - K / E, B));
+		double step_bytes = tok_bytes + n_moe * (uniq - K) * expert_bytes;
+		double ceiling = B * tok_bytes / step_bytes;
+		double btps = (double)B * gen / tb;
+		printf("decode batch %d: %d steps in %.3f s = %.2f tokens/s = %.2fx single-stream "
+		       "(bandwidth ceiling %.2fx: a step reads %.2f GB for ~%.0f distinct experts per MoE layer)\n",
+		       B, gen, tb, btps, btps / dtps, ceiling, step_bytes / 1e9, uniq);
+		for (int b = 0; b < B; b++) sequence_free(&seqs[b], &eng);
+		free(seqs), free(sp), free(feed), free(lg);
+	}
 	engine_free(&eng);
 	model_close(&m);
 	return 0;
