@@ -187,9 +187,10 @@ static void test_matmul(void)
 		{DTYPE_F16, WEIGHT_SCALE_BLOCK, DTYPE_F32, 16, 32},
 		{DTYPE_F32, WEIGHT_SCALE_ROW, DTYPE_BF16, 0, 0},
 	};
-	/* Token counts around the decode/prefill switch (8) and the tile widths (2, 4). */
-	const int ns_all[] = {1, 3, 8, 9, 17, 64};
-	const int ns_big[] = {1, 9, 64};
+	/* Token counts: the decode tiles' (8 rows x 1 or 2 tokens, 4 rows x up to 4), both sides of
+	 * the decode/prefill switch (8), and prefill ones with partial token tiles. */
+	const int ns_all[] = {1, 2, 3, 8, 9, 17, 64};
+	const int ns_big[] = {1, 2, 9, 64};
 	/* Shapes: tiny, rows not a multiple of the 4-row tile, columns shorter than a vector or
 	 * not a multiple of 8/16/32/128, more columns than one column block (512), and partial
 	 * scale blocks at both edges. */
@@ -198,7 +199,7 @@ static void test_matmul(void)
 		for (size_t hi = 0; hi < sizeof shapes / sizeof *shapes; hi++) {
 			bool big = shapes[hi][1] >= 1000;
 			test_matmul_case(&specs[si], shapes[hi][0], shapes[hi][1], big ? ns_big : ns_all,
-			                 big ? 3 : (int)(sizeof ns_all / sizeof *ns_all));
+			                 big ? (int)(sizeof ns_big / sizeof *ns_big) : (int)(sizeof ns_all / sizeof *ns_all));
 		}
 }
 
@@ -213,8 +214,8 @@ static void test_fp8_nan(void)
 	((uint8_t *)w.data)[6 * cols + 290] = 0xff; /* -NaN in row 6, in the column tail */
 	float x[12 * 300], y[12 * 9], yr[12 * 9];
 	for (int i = 0; i < 12 * 300; i++) x[i] = randn();
-	const int ns[] = {1, 3, 12}; /* decode with folded scales, decode, prefill */
-	for (int k = 0; k < 3; k++) {
+	const int ns[] = {1, 2, 3, 12}; /* decode with folded scales (8x1), plain (8x2, 4x3), prefill */
+	for (int k = 0; k < 4; k++) {
 		int n = ns[k];
 		ref->ops->matmul(ref, yr, x, n, &w, NULL);
 		for (int e = 0; e < N_ISA; e++) {
@@ -428,7 +429,9 @@ int main(void)
 		else printf("isa %s: not available on this CPU\n", isas[e]);
 	}
 	CHECK(cpu[0] != NULL); /* the scalar set exists everywhere */
+	log_set_level(LOG_LEVEL_QUIET); /* the expected error message */
 	CHECK(backend_cpu_create(2, "no-such-isa") == NULL);
+	log_set_level(LOG_LEVEL_INFO);
 	struct backend *best = backend_cpu_create(0, NULL);
 	CHECK(best != NULL && best->n_threads >= 1);
 	printf("default: %s with %d threads\n", backend_cpu_isa(best), best->n_threads);

@@ -26,7 +26,8 @@ const char *backend_cpu_isa(const struct backend *be);
 struct threadpool *backend_cpu_threadpool(struct backend *be);
 
 /* Streaming-read bandwidth of this machine in GB/s (1e9 bytes/s) with the backend's threads:
- * each thread sums its contiguous slice of a `bytes`-sized buffer (bytes == 0: 1 GiB; choose
- * well above the last-level cache), best of several passes after a warm-up. Allocates and
- * frees the buffer; takes about a second for 1 GiB. Returns 0 if the buffer cannot be had. */
+ * the threads sum contiguous slices of a `bytes`-sized buffer (bytes == 0: 1 GiB; choose well
+ * above the last-level cache), a quarter of it per pass, best of >= 16 passes (and >= 0.5 s)
+ * after a warm-up. Allocates, touches and frees the buffer: about a second for 1 GiB. Returns 0
+ * if the buffer cannot be had. */
 double cpu_measure_read_bandwidth(struct backend *be, size_t bytes);
