@@ -70,7 +70,9 @@ struct backend {
 };
 
 struct backend *backend_ref_create(void);
-/* n_threads <= 0: one per online CPU. isa: NULL = best available, or "avx512", "avx2", "scalar". */
+/* n_threads <= 0: one per online CPU. isa: NULL = best available, or "avx512" (which uses the
+ * AVX512-VBMI FP8 path where the CPU has it), "avx512-base" (AVX-512 without VBMI, for tests),
+ * "avx2", "scalar". Returns NULL (with a log message) for an unknown or unavailable name. */
 struct backend *backend_cpu_create(int n_threads, const char *isa);
 void backend_destroy(struct backend *be);
 
