@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/tag_scan.h"
+
 enum { STATE_LEAD, STATE_REASONING, STATE_CONTENT };
 enum { TAG_THINK, TAG_ETHINK, TAG_CALL, TAG_COUNT };
 
@@ -117,15 +119,6 @@ static void run_text(struct reasoning_parser *p, const char *s, size_t n, struct
 	}
 }
 
-static void release_pend(struct reasoning_parser *p, struct reasoning_events *ev)
-{
-	char tmp[sizeof p->pend];
-	size_t n = p->pend_len;
-	memcpy(tmp, p->pend, n);
-	p->pend_len = 0;
-	run_text(p, tmp, n, ev);
-}
-
 static void on_tag(struct reasoning_parser *p, int tag, struct reasoning_events *ev)
 {
 	switch (tag) {
@@ -141,51 +134,23 @@ static void on_tag(struct reasoning_parser *p, int tag, struct reasoning_events 
 	}
 }
 
+/* ------------------------------------------------------------------ tag_scan glue */
+
+static unsigned scan_live(void *p) { return state_tags(p); }
+static void scan_text(void *p, void *ev, const char *s, size_t n) { run_text(p, s, n, ev); }
+static void scan_tag(void *p, void *ev, int tag) { on_tag(p, tag, ev); }
+static const struct tag_scan_ops scan_ops = {tags, TAG_COUNT, scan_live, scan_text, scan_tag};
+_Static_assert(sizeof((struct reasoning_parser *)0)->pend == TAG_SCAN_HELD_MAX, "pend is the tag_scan hold buffer");
+
+/* In STATE_CONTENT no tag is live, so with nothing held the rest goes out as content at once. */
 static void process(struct reasoning_parser *p, const char *s, size_t n, struct reasoning_events *ev)
 {
-	size_t i = 0;
-	while (i < n) {
-		if (p->state == STATE_CONTENT && p->pend_len == 0) {
-			emit(p, ev, REASONING_EVENT_TYPE_CONTENT, s + i, n - i);
-			return;
-		}
-		if (p->pend_len == 0) {
-			const char *lt = memchr(s + i, '<', n - i);
-			size_t j = lt ? (size_t)(lt - s) : n;
-			if (j > i) {
-				run_text(p, s + i, j - i, ev);
-				i = j;
-				continue;
-			}
-			p->pend[0] = '<';
-			p->pend_len = 1;
-			i++;
-			continue;
-		}
-		p->pend[p->pend_len] = s[i];
-		size_t len = p->pend_len + 1;
-		unsigned set = state_tags(p);
-		int full = -1;
-		bool prefix = false;
-		for (int t = 0; t < TAG_COUNT; t++) {
-			if (!(set & (1u << t))) continue;
-			size_t tl = strlen(tags[t]);
-			if (tl >= len && memcmp(tags[t], p->pend, len) == 0) {
-				prefix = true;
-				if (tl == len) full = t;
-			}
-		}
-		if (full >= 0) {
-			p->pend_len = 0;
-			i++;
-			on_tag(p, full, ev);
-		} else if (prefix) {
-			p->pend_len = len;
-			i++;
-		} else {
-			release_pend(p, ev); /* s[i] is looked at again */
-		}
-	}
+	tag_scan_feed(&scan_ops, p->pend, &p->pend_len, p, ev, s, n);
+}
+
+static void release_pend(struct reasoning_parser *p, struct reasoning_events *ev)
+{
+	tag_scan_release(&scan_ops, p->pend, &p->pend_len, p, ev);
 }
 
 void reasoning_parser_feed(struct reasoning_parser *p, const char *text, size_t n, struct reasoning_events *out)

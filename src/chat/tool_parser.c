@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chat/tag_scan.h"
 #include "chat/tool_json.h"
 
 /* ------------------------------------------------------------------ typing */
@@ -430,59 +431,23 @@ static void run_text(struct tool_parser *p, const char *s, size_t n, struct tool
 	}
 }
 
-/* The held bytes cannot become a tag: they are text. */
-static void release_pend(struct tool_parser *p, struct tool_events *ev)
-{
-	char tmp[sizeof p->pend];
-	size_t n = p->pend_len;
-	memcpy(tmp, p->pend, n);
-	p->pend_len = 0;
-	run_text(p, tmp, n, ev);
-}
+/* ------------------------------------------------------------------ tag_scan glue */
+
+static unsigned scan_live(void *p) { return state_tags(p); }
+static void scan_text(void *p, void *ev, const char *s, size_t n) { run_text(p, s, n, ev); }
+static void scan_tag(void *p, void *ev, int tag) { on_tag(p, tag, ev); }
+static const struct tag_scan_ops scan_ops = {tags, TAG_COUNT, scan_live, scan_text, scan_tag};
+_Static_assert(sizeof((struct tool_parser *)0)->pend == TAG_SCAN_HELD_MAX, "pend is the tag_scan hold buffer");
 
 static void process(struct tool_parser *p, const char *s, size_t n, struct tool_events *ev)
 {
-	size_t i = 0;
-	while (i < n) {
-		if (p->pend_len == 0) {
-			const char *lt = memchr(s + i, '<', n - i);
-			size_t j = lt ? (size_t)(lt - s) : n;
-			if (j > i) {
-				/* run_text may change state midway; it processes the rest itself, but a
-				 * later '<' must still be matched, so only hand it text up to '<'. */
-				run_text(p, s + i, j - i, ev);
-				i = j;
-				continue;
-			}
-			p->pend[0] = '<';
-			p->pend_len = 1;
-			i++;
-			continue;
-		}
-		p->pend[p->pend_len] = s[i];
-		size_t len = p->pend_len + 1;
-		unsigned set = state_tags(p);
-		int full = -1;
-		bool prefix = false;
-		for (int t = 0; t < TAG_COUNT; t++) {
-			if (!(set & (1u << t))) continue;
-			size_t tl = strlen(tags[t]);
-			if (tl >= len && memcmp(tags[t], p->pend, len) == 0) {
-				prefix = true;
-				if (tl == len) full = t;
-			}
-		}
-		if (full >= 0) {
-			p->pend_len = 0;
-			i++;
-			on_tag(p, full, ev);
-		} else if (prefix) {
-			p->pend_len = len;
-			i++;
-		} else {
-			release_pend(p, ev); /* s[i] is looked at again */
-		}
-	}
+	tag_scan_feed(&scan_ops, p->pend, &p->pend_len, p, ev, s, n);
+}
+
+/* The held bytes cannot become a tag: they are text. */
+static void release_pend(struct tool_parser *p, struct tool_events *ev)
+{
+	tag_scan_release(&scan_ops, p->pend, &p->pend_len, p, ev);
 }
 
 void tool_parser_feed(struct tool_parser *p, const char *text, size_t n, struct tool_events *out)
