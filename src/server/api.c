@@ -103,6 +103,50 @@ void api_response_text(struct api_response *r, int status, const char *content_t
 	r->body_len = strlen(text);
 }
 
+void api_response_stream(struct api_response *r, struct api_stream *s)
+{
+	memset(r, 0, sizeof *r);
+	r->status = 200;
+	r->content_type = "text/event-stream";
+	r->stream = s;
+}
+
+void api_sse_put_json(struct buf *out, json_t *o)
+{
+	char *s = api_json_dump(o);
+	buf_printf(out, "data: %s\n\n", s);
+	free(s);
+	json_decref(o);
+}
+
+void api_sse_put_error(struct buf *out, const char *msg)
+{
+	struct api_error e;
+	api_error_set(&e, 500, NULL, "%s", msg);
+	char *s = api_error_json(&e);
+	buf_printf(out, "data: %s\n\n", s);
+	free(s);
+}
+
+size_t api_sse_drain(struct api_sse *sse, char *dst, size_t max)
+{
+	if (sse->pos >= sse->out.len) return 0;
+	size_t n = sse->out.len - sse->pos;
+	if (n > max) n = max;
+	memcpy(dst, sse->out.data + sse->pos, n);
+	sse->pos += n;
+	if (sse->pos == sse->out.len) buf_clear(&sse->out), sse->pos = 0;
+	return n;
+}
+
+int api_error_context_length(struct api_error *e, const char *param, int max_model_len, int n_input)
+{
+	return api_error_set(e, 400, param,
+	                     "This model's maximum context length is %d tokens. However, your request has %d input tokens. "
+	                     "Please reduce the length of the input messages.",
+	                     max_model_len, n_input);
+}
+
 static const char *type_name(json_t *v)
 {
 	switch (json_typeof(v)) {

@@ -88,6 +88,25 @@ struct api_response {
 void api_response_json(struct api_response *r, int status, json_t *body); /* takes body */
 void api_response_error(struct api_response *r, const struct api_error *e);
 void api_response_text(struct api_response *r, int status, const char *content_type, const char *text);
+/* A 200 text/event-stream response pulled from s (which the HTTP layer destroys). */
+void api_response_stream(struct api_response *r, struct api_stream *s);
+
+/* ---- SSE output buffered in a struct buf, handed out by an api_stream's read ---- */
+struct api_sse {
+	struct buf out;
+	size_t pos; /* bytes of out already handed out */
+	bool ended; /* [DONE] is in out: nothing more will be added */
+};
+/* Appends `data: <json>\n\n`; takes o. */
+void api_sse_put_json(struct buf *out, json_t *o);
+/* Appends an error event `data: {"error": ...}` with status 500 (vLLM sends one in place of the
+ * finish chunk of a choice that failed). */
+void api_sse_put_error(struct buf *out, const char *msg);
+/* Copies up to max of the bytes not yet handed out; clears out once all are. Returns the count,
+ * 0 when nothing is buffered. */
+size_t api_sse_drain(struct api_sse *sse, char *dst, size_t max);
+/* The 400 for a prompt of n_input tokens that leaves no room below max_model_len. */
+int api_error_context_length(struct api_error *e, const char *param, int max_model_len, int n_input);
 
 /* ---- JSON helpers with OpenAI-style validation messages ---- */
 /* Each getter: absent or null -> returns 0 leaving *out untouched; wrong type or range -> -1

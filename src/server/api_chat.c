@@ -34,9 +34,7 @@ struct chat_job {
 	/* streaming */
 	const struct api_conn *conn;
 	struct api_conn conn_copy;
-	struct buf out;
-	size_t out_pos;
-	int phase; /* 0 running, 1 trailer written, 2 ended */
+	struct api_sse sse;
 	struct api_lp_list *pending_lp; /* [n] logprob entries not yet sent */
 	bool *role_sent;                /* [n] the choice's opening chunk went out */
 };
@@ -53,7 +51,7 @@ static void job_free(struct chat_job *j)
 	api_request_free(&j->req);
 	free(j->prompt);
 	json_decref(j->body);
-	buf_free(&j->out);
+	buf_free(&j->sse.out);
 	free(j);
 }
 
@@ -79,24 +77,7 @@ static json_t *logprobs_content(const struct api_ctx *ctx, const struct api_logp
 	return json_pack("{s:o}", "content", arr);
 }
 
-static json_t *stop_reason_json(const struct chat_job *j, const struct api_choice *c)
-{
-	if (c->stop_string >= 0) return json_string(j->req.stops[c->stop_string]);
-	if (c->stop_token >= 0 && !c->primary_eos) return json_integer(c->stop_token);
-	return json_null();
-}
-
 /* ---- streaming ---- */
-
-static void sse_put(struct chat_job *j, json_t *chunk)
-{
-	char *s = api_json_dump(chunk);
-	buf_puts(&j->out, "data: ");
-	buf_puts(&j->out, s);
-	buf_puts(&j->out, "\n\n");
-	free(s);
-	json_decref(chunk);
-}
 
 static json_t *chunk_new(const struct chat_job *j)
 {
@@ -120,11 +101,11 @@ static void put_choice_chunk(struct chat_job *j, const struct api_choice *c, jso
 		pl->n = 0;
 	} else json_object_set_new(ch, "logprobs", json_null());
 	json_object_set_new(ch, "finish_reason", final ? json_string(c->finish) : json_null());
-	if (final) json_object_set_new(ch, "stop_reason", stop_reason_json(j, c));
+	if (final) json_object_set_new(ch, "stop_reason", api_stop_reason_json(&j->req, c));
 	json_t *o = chunk_new(j);
 	json_object_set_new(o, "choices", json_pack("[o]", ch));
 	if (j->req.continuous_usage) json_object_set_new(o, "usage", api_usage_json(j->n_prompt, c->n_out, 0));
-	sse_put(j, o);
+	api_sse_put_json(&j->sse.out, o);
 }
 
 /* The opening chunk of a choice: the role with empty content. */
@@ -134,7 +115,7 @@ static void put_role_chunk(struct chat_job *j, int index)
 	                       "logprobs", "finish_reason");
 	json_t *o = chunk_new(j);
 	json_object_set_new(o, "choices", json_pack("[o]", ch));
-	sse_put(j, o);
+	api_sse_put_json(&j->sse.out, o);
 }
 
 static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
@@ -193,46 +174,28 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 	for (size_t i = 0; i < n; i++)
 		put_choice_chunk(j, c, json_incref(json_array_get(deltas, i)), final && i + 1 == n);
 	json_decref(deltas);
-	if (error) {
-		struct api_error e;
-		api_error_set(&e, 500, NULL, "%s", c->error);
-		char *s = api_error_json(&e);
-		buf_printf(&j->out, "data: %s\n\n", s);
-		free(s);
-	} else if (final && n == 0) put_choice_chunk(j, c, json_object(), true); /* nothing left to carry it */
+	if (error) api_sse_put_error(&j->sse.out, c->error);
+	else if (final && n == 0) put_choice_chunk(j, c, json_object(), true); /* nothing left to carry it */
 	api_gen_clear_delta(c);
 }
 
-static void stream_trailer(struct chat_job *j)
+static void stream_trailer(void *ud)
 {
+	struct chat_job *j = ud;
 	if (j->req.include_usage) {
 		int completion = 0, cached = 0;
 		for (int i = 0; i < j->gen.n; i++) completion += j->gen.c[i].n_out, cached = j->gen.c[i].n_cached;
 		json_t *o = chunk_new(j);
 		json_object_set_new(o, "choices", json_array());
 		json_object_set_new(o, "usage", api_usage_json(j->n_prompt, completion, cached));
-		sse_put(j, o);
+		api_sse_put_json(&j->sse.out, o);
 	}
-	buf_puts(&j->out, "data: [DONE]\n\n");
 }
 
 static ssize_t stream_read(struct api_stream *s, char *dst, size_t max)
 {
 	struct chat_job *j = (struct chat_job *)s;
-	for (;;) {
-		if (j->out_pos < j->out.len) {
-			size_t n = j->out.len - j->out_pos;
-			if (n > max) n = max;
-			memcpy(dst, j->out.data + j->out_pos, n);
-			j->out_pos += n;
-			if (j->out_pos == j->out.len) buf_clear(&j->out), j->out_pos = 0;
-			return (ssize_t)n;
-		}
-		if (j->phase == 1) return 0;
-		int left = api_gen_step(&j->gen, 1000, j->conn, stream_delta, j);
-		if (left < 0) return -1;
-		if (left == 0) stream_trailer(j), j->phase = 1;
-	}
+	return api_gen_sse_read(&j->gen, j->conn, &j->sse, dst, max, stream_delta, stream_trailer, j);
 }
 
 static void stream_destroy(struct api_stream *s) { job_free((struct chat_job *)s); }
@@ -265,31 +228,13 @@ static json_t *message_json(const struct chat_job *j, const struct api_choice *c
 	return m;
 }
 
-static void ignore_delta(struct api_gen *g, struct api_choice *c, void *ud) { api_gen_clear_delta(c); }
-
 static void respond_whole(struct chat_job *j, const struct api_conn *conn, struct api_response *res)
 {
-	for (;;) {
-		int left = api_gen_step(&j->gen, 1000, conn, ignore_delta, NULL);
-		if (left < 0) {
-			struct api_error e;
-			api_error_set(&e, 499, NULL, "client closed the connection");
-			api_response_error(res, &e);
-			return;
-		}
-		if (left == 0) break;
-	}
+	if (api_gen_run_whole(&j->gen, conn, res)) return;
 	json_t *choices = json_array();
 	int completion = 0, cached = 0;
 	for (int i = 0; i < j->gen.n; i++) {
 		const struct api_choice *c = &j->gen.c[i];
-		if (!strcmp(c->finish, "error")) {
-			struct api_error e;
-			api_error_set(&e, 500, NULL, "%s", c->error);
-			api_response_error(res, &e);
-			json_decref(choices);
-			return;
-		}
 		completion += c->n_out;
 		cached = c->n_cached;
 		json_t *ch = json_object();
@@ -297,7 +242,7 @@ static void respond_whole(struct chat_job *j, const struct api_conn *conn, struc
 		json_object_set_new(ch, "message", message_json(j, c));
 		json_object_set_new(ch, "logprobs", j->req.logprobs ? logprobs_content(j->ctx, c->lp.v, c->lp.n) : json_null());
 		json_object_set_new(ch, "finish_reason", json_string(c->finish));
-		json_object_set_new(ch, "stop_reason", stop_reason_json(j, c));
+		json_object_set_new(ch, "stop_reason", api_stop_reason_json(&j->req, c));
 		json_array_append_new(choices, ch);
 	}
 	json_t *o = json_object();
@@ -361,10 +306,7 @@ void api_chat(const struct api_ctx *ctx, json_t *body, const struct api_conn *co
 	}
 	j->n_prompt = (int)n_ids;
 	if (j->n_prompt >= ctx->max_model_len) {
-		api_error_set(&e, 400, "messages",
-		              "This model's maximum context length is %d tokens. However, your request has %d input tokens. "
-		              "Please reduce the length of the input messages.",
-		              ctx->max_model_len, j->n_prompt);
+		api_error_context_length(&e, "messages", ctx->max_model_len, j->n_prompt);
 		goto fail;
 	}
 	if (j->req.sp.max_tokens < 0) j->req.sp.max_tokens = ctx->max_model_len - j->n_prompt;
@@ -417,10 +359,7 @@ void api_chat(const struct api_ctx *ctx, json_t *body, const struct api_conn *co
 	j->conn = &j->conn_copy;
 	j->base.read = stream_read;
 	j->base.destroy = stream_destroy;
-	memset(res, 0, sizeof *res);
-	res->status = 200;
-	res->content_type = "text/event-stream";
-	res->stream = &j->base;
+	api_response_stream(res, &j->base);
 	return;
 fail:
 	api_response_error(res, &e);

@@ -28,9 +28,7 @@ struct cmpl_job {
 	long *offset; /* [choices] text_offset running value */
 	bool *echoed; /* [choices] streaming: echo already sent */
 	struct api_conn conn;
-	struct buf out;
-	size_t out_pos;
-	int phase;
+	struct api_sse sse;
 };
 
 static void job_free(struct cmpl_job *j)
@@ -41,7 +39,7 @@ static void job_free(struct cmpl_job *j)
 	free(j->echoed);
 	api_request_free(&j->req);
 	json_decref(j->body);
-	buf_free(&j->out);
+	buf_free(&j->sse.out);
 	free(j);
 }
 
@@ -81,13 +79,6 @@ static json_t *merge_logprobs(json_t *a, json_t *b)
 	return a;
 }
 
-static json_t *stop_reason_json(const struct cmpl_job *j, const struct api_choice *c)
-{
-	if (c->stop_string >= 0) return json_string(j->req.stops[c->stop_string]);
-	if (c->stop_token >= 0 && !c->primary_eos) return json_integer(c->stop_token);
-	return json_null();
-}
-
 static int prompt_of(const struct cmpl_job *j, int choice) { return choice / j->req.n; }
 
 /* ---- streaming ---- */
@@ -99,14 +90,11 @@ static void put_chunk(struct cmpl_job *j, const struct api_choice *c, const stru
 	json_object_set_new(ch, "text", api_json_text(text->data ? text->data : "", text->len));
 	json_object_set_new(ch, "logprobs", lp ? lp : json_null());
 	json_object_set_new(ch, "finish_reason", final ? json_string(c->finish) : json_null());
-	json_object_set_new(ch, "stop_reason", final ? stop_reason_json(j, c) : json_null());
+	json_object_set_new(ch, "stop_reason", final ? api_stop_reason_json(&j->req, c) : json_null());
 	json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[o]}", "id", j->id, "object", "text_completion", "created",
 	                      (json_int_t)j->created, "model", j->req.model, "choices", ch);
 	if (j->req.continuous_usage) json_object_set_new(o, "usage", api_usage_json(j->len[prompt_of(j, c->index)], c->n_out, 0));
-	char *s = api_json_dump(o);
-	buf_printf(&j->out, "data: %s\n\n", s);
-	free(s);
-	json_decref(o);
+	api_sse_put_json(&j->sse.out, o);
 }
 
 /* One chunk per call, i.e. per generated token (api_gen reports every token here: there are no
@@ -131,14 +119,7 @@ static void stream_delta(struct api_gen *g, struct api_choice *c, void *ud)
 	if (j->req.logprobs && c->d_lp.n) lp = merge_logprobs(lp, legacy_logprobs(j, c->index, c->d_lp.v, NULL, c->d_lp.n));
 	bool error = c->finish && !strcmp(c->finish, "error");
 	if (text.len || lp || c->d_tokens || (c->finish && !error)) put_chunk(j, c, &text, lp, c->finish && !error);
-	if (error) {
-		/* an error event instead of a finish chunk (vLLM) */
-		struct api_error e;
-		api_error_set(&e, 500, NULL, "%s", c->error);
-		char *s = api_error_json(&e);
-		buf_printf(&j->out, "data: %s\n\n", s);
-		free(s);
-	}
+	if (error) api_sse_put_error(&j->sse.out, c->error); /* instead of a finish chunk (vLLM) */
 	buf_free(&text);
 	api_gen_clear_delta(c);
 }
@@ -150,67 +131,34 @@ static int total_prompt_tokens(const struct cmpl_job *j)
 	return n;
 }
 
+static void stream_trailer(void *ud)
+{
+	struct cmpl_job *j = ud;
+	if (!j->req.include_usage) return;
+	int completion = 0, cached = 0;
+	for (int i = 0; i < j->gen.n; i++) completion += j->gen.c[i].n_out, cached += j->gen.c[i].n_cached;
+	json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", j->id, "object", "text_completion", "created",
+	                      (json_int_t)j->created, "model", j->req.model, "choices", "usage",
+	                      api_usage_json(total_prompt_tokens(j), completion, cached));
+	api_sse_put_json(&j->sse.out, o);
+}
+
 static ssize_t stream_read(struct api_stream *s, char *dst, size_t max)
 {
 	struct cmpl_job *j = (struct cmpl_job *)s;
-	for (;;) {
-		if (j->out_pos < j->out.len) {
-			size_t n = j->out.len - j->out_pos;
-			if (n > max) n = max;
-			memcpy(dst, j->out.data + j->out_pos, n);
-			j->out_pos += n;
-			if (j->out_pos == j->out.len) buf_clear(&j->out), j->out_pos = 0;
-			return (ssize_t)n;
-		}
-		if (j->phase == 1) return 0;
-		int left = api_gen_step(&j->gen, 1000, &j->conn, stream_delta, j);
-		if (left < 0) return -1;
-		if (left == 0) {
-			if (j->req.include_usage) {
-				int completion = 0, cached = 0;
-				for (int i = 0; i < j->gen.n; i++) completion += j->gen.c[i].n_out, cached += j->gen.c[i].n_cached;
-				json_t *o = json_pack("{s:s,s:s,s:I,s:s,s:[],s:o}", "id", j->id, "object", "text_completion", "created",
-				                      (json_int_t)j->created, "model", j->req.model, "choices", "usage",
-				                      api_usage_json(total_prompt_tokens(j), completion, cached));
-				char *u = api_json_dump(o);
-				buf_printf(&j->out, "data: %s\n\n", u);
-				free(u);
-				json_decref(o);
-			}
-			buf_puts(&j->out, "data: [DONE]\n\n");
-			j->phase = 1;
-		}
-	}
+	return api_gen_sse_read(&j->gen, &j->conn, &j->sse, dst, max, stream_delta, stream_trailer, j);
 }
 
 static void stream_destroy(struct api_stream *s) { job_free((struct cmpl_job *)s); }
 
-static void ignore_delta(struct api_gen *g, struct api_choice *c, void *ud) { api_gen_clear_delta(c); }
-
 static void respond_whole(struct cmpl_job *j, const struct api_conn *conn, struct api_response *res)
 {
-	for (;;) {
-		int left = api_gen_step(&j->gen, 1000, conn, ignore_delta, NULL);
-		if (left < 0) {
-			struct api_error e;
-			api_error_set(&e, 499, NULL, "client closed the connection");
-			api_response_error(res, &e);
-			return;
-		}
-		if (left == 0) break;
-	}
+	if (api_gen_run_whole(&j->gen, conn, res)) return;
 	json_t *choices = json_array();
 	int completion = 0, cached = 0;
 	for (int i = 0; i < j->gen.n; i++) {
 		const struct api_choice *c = &j->gen.c[i];
 		int p = prompt_of(j, i);
-		if (!strcmp(c->finish, "error")) {
-			struct api_error e;
-			api_error_set(&e, 500, NULL, "%s", c->error);
-			api_response_error(res, &e);
-			json_decref(choices);
-			return;
-		}
 		completion += c->n_out;
 		cached += c->n_cached;
 		struct buf text;
@@ -227,7 +175,7 @@ static void respond_whole(struct cmpl_job *j, const struct api_conn *conn, struc
 		json_object_set_new(ch, "text", api_json_text(text.data ? text.data : "", text.len));
 		json_object_set_new(ch, "logprobs", lp ? lp : json_null());
 		json_object_set_new(ch, "finish_reason", json_string(c->finish));
-		json_object_set_new(ch, "stop_reason", stop_reason_json(j, c));
+		json_object_set_new(ch, "stop_reason", api_stop_reason_json(&j->req, c));
 		json_array_append_new(choices, ch);
 		buf_free(&text);
 	}
@@ -271,10 +219,7 @@ void api_completions(const struct api_ctx *ctx, json_t *body, const struct api_c
 			goto fail;
 		}
 		if (j->len[p] >= ctx->max_model_len) {
-			api_error_set(&e, 400, "prompt",
-			              "This model's maximum context length is %d tokens. However, your request has %d input tokens. "
-			              "Please reduce the length of the input messages.",
-			              ctx->max_model_len, j->len[p]);
+			api_error_context_length(&e, "prompt", ctx->max_model_len, j->len[p]);
 			goto fail;
 		}
 	}
@@ -311,10 +256,7 @@ void api_completions(const struct api_ctx *ctx, json_t *body, const struct api_c
 	j->conn = *conn;
 	j->base.read = stream_read;
 	j->base.destroy = stream_destroy;
-	memset(res, 0, sizeof *res);
-	res->status = 200;
-	res->content_type = "text/event-stream";
-	res->stream = &j->base;
+	api_response_stream(res, &j->base);
 	return;
 fail:
 	api_response_error(res, &e);

@@ -436,3 +436,50 @@ json_t *api_usage_json(int prompt, int completion, int cached)
 	json_object_set_new(u, "prompt_tokens_details", json_pack("{s:i}", "cached_tokens", cached));
 	return u;
 }
+
+static void ignore_delta(struct api_gen *g, struct api_choice *c, void *ud) { api_gen_clear_delta(c); }
+
+int api_gen_run_whole(struct api_gen *g, const struct api_conn *conn, struct api_response *res)
+{
+	struct api_error e;
+	for (;;) {
+		int left = api_gen_step(g, 1000, conn, ignore_delta, NULL);
+		if (left < 0) {
+			api_error_set(&e, 499, NULL, "client closed the connection");
+			api_response_error(res, &e);
+			return -1;
+		}
+		if (left == 0) break;
+	}
+	for (int i = 0; i < g->n; i++) {
+		if (strcmp(g->c[i].finish, "error")) continue;
+		api_error_set(&e, 500, NULL, "%s", g->c[i].error);
+		api_response_error(res, &e);
+		return -1;
+	}
+	return 0;
+}
+
+json_t *api_stop_reason_json(const struct api_request *req, const struct api_choice *c)
+{
+	if (c->stop_string >= 0) return json_string(req->stops[c->stop_string]);
+	if (c->stop_token >= 0 && !c->primary_eos) return json_integer(c->stop_token);
+	return json_null();
+}
+
+ssize_t api_gen_sse_read(struct api_gen *g, const struct api_conn *conn, struct api_sse *sse, char *dst, size_t max,
+                         api_delta_fn on_delta, void (*on_end)(void *ud), void *ud)
+{
+	for (;;) {
+		size_t n = api_sse_drain(sse, dst, max);
+		if (n) return (ssize_t)n;
+		if (sse->ended) return 0;
+		int left = api_gen_step(g, 1000, conn, on_delta, ud);
+		if (left < 0) return -1;
+		if (left == 0) {
+			if (on_end) on_end(ud);
+			buf_puts(&sse->out, "data: [DONE]\n\n");
+			sse->ended = true;
+		}
+	}
+}

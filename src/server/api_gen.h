@@ -116,6 +116,19 @@ typedef void (*api_delta_fn)(struct api_gen *g, struct api_choice *c, void *ud);
 int api_gen_step(struct api_gen *g, int timeout_ms, const struct api_conn *conn, api_delta_fn on_delta, void *ud);
 void api_gen_clear_delta(struct api_choice *c);
 void api_gen_free(struct api_gen *g);
+/* Runs every choice to its end, dropping the deltas (a whole, non-streaming response). Returns
+ * 0, or -1 with res holding the error: 499 when the client went away, 500 with the message of
+ * the first choice (by index) that finished with "error". */
+int api_gen_run_whole(struct api_gen *g, const struct api_conn *conn, struct api_response *res);
+/* The read of a route's api_stream: hands out what sse holds, else steps g, whose on_delta
+ * appends chunks to sse->out; once every choice has ended, on_end (may be NULL) appends what goes
+ * before `data: [DONE]` (the usage chunk), then [DONE] follows. Returns the byte count, 0 after
+ * [DONE] went out, -1 when the client went away. */
+ssize_t api_gen_sse_read(struct api_gen *g, const struct api_conn *conn, struct api_sse *sse, char *dst, size_t max,
+                         api_delta_fn on_delta, void (*on_end)(void *ud), void *ud);
+/* stop_reason of a finished choice: the matched stop string, a stop token other than the
+ * model's primary eos, else null (vLLM). */
+json_t *api_stop_reason_json(const struct api_request *req, const struct api_choice *c);
 
 /* The token's text for logprobs (lossy UTF-8 of its bytes) and those bytes as a JSON list. */
 json_t *api_token_string(const struct api_ctx *ctx, int32_t token);
