@@ -77,12 +77,54 @@ void logits_top(const float *x, int n, int k, int32_t *ids, float *lps)
 	for (int j = 0; j < m; j++) lps[j] = x[ids[j]] - lse;
 }
 
-static const float *sort_keys;
+static _Thread_local const float *sort_keys;
 static int cmp_desc(const void *a, const void *b)
 {
 	float x = sort_keys[*(const int32_t *)a], y = sort_keys[*(const int32_t *)b];
 	if (x != y) return x > y ? -1 : 1;
 	return *(const int32_t *)a - *(const int32_t *)b;
+}
+
+/* The prefix of the vocabulary sorted by logit (descending, ties by id) that top-k / top-p can
+ * keep, without sorting all of it: tokens are bucketed by logit below the maximum, buckets are
+ * taken from the top until they hold k tokens (top-k) or top_p of the probability mass (top-p, one
+ * more bucket as margin against rounding), and only those tokens are sorted. Bucket order agrees
+ * with logit order, so the result is a true prefix of the full sort. Returns its length; *total
+ * receives the mass of the whole vocabulary (relative to exp(mx)). */
+#define SAMPLE_BUCKETS 4096
+#define SAMPLE_RANGE 40.0f /* logits more than this below the max share the last bucket */
+static int sorted_candidates(const float *w, int V, float mx, int k, float top_p, int32_t *idx, double *total)
+{
+	static _Thread_local int count[SAMPLE_BUCKETS];
+	static _Thread_local double mass[SAMPLE_BUCKETS];
+	memset(count, 0, sizeof count);
+	memset(mass, 0, sizeof mass);
+	double all = 0;
+	for (int i = 0; i < V; i++) {
+		float d = (mx - w[i]) * (SAMPLE_BUCKETS / SAMPLE_RANGE);
+		int b = d < SAMPLE_BUCKETS - 1 ? (int)d : SAMPLE_BUCKETS - 1;
+		double e = exp((double)w[i] - mx);
+		count[b]++, mass[b] += e, all += e;
+	}
+	*total = all;
+	int last = SAMPLE_BUCKETS - 1;
+	if (k > 0) {
+		int c = 0;
+		for (last = 0; last < SAMPLE_BUCKETS - 1 && (c += count[last]) < k; last++) {}
+	} else {
+		double cum = 0;
+		for (last = 0; last < SAMPLE_BUCKETS - 1 && (cum += mass[last]) < top_p * all; last++) {}
+		if (last < SAMPLE_BUCKETS - 1) last++;
+	}
+	int n = 0;
+	for (int i = 0; i < V; i++) {
+		float d = (mx - w[i]) * (SAMPLE_BUCKETS / SAMPLE_RANGE);
+		int b = d < SAMPLE_BUCKETS - 1 ? (int)d : SAMPLE_BUCKETS - 1;
+		if (b <= last) idx[n++] = i;
+	}
+	sort_keys = w;
+	qsort(idx, n, sizeof *idx, cmp_desc);
+	return k > 0 && n > k ? k : n;
 }
 
 int32_t sampler_sample(struct sampler *s, const float *logits)
@@ -103,16 +145,18 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
 	/* candidates sorted by logit, most likely first; only as many as the filters need */
 	int n = V;
 	int32_t *idx = s->idx;
-	for (int i = 0; i < V; i++) idx[i] = i;
-	bool need_sort = p->top_p < 1.0f || (p->top_k > 0 && p->top_k < V);
-	if (need_sort) {
-		sort_keys = w;
-		qsort(idx, V, sizeof *idx, cmp_desc);
-		if (p->top_k > 0 && p->top_k < n) n = p->top_k;
-	}
+	bool top_k = p->top_k > 0 && p->top_k < V;
 	float mx = w[logits_argmax(w, V)];
 	double total = 0;
-	for (int i = 0; i < n; i++) total += exp((double)w[idx[i]] - mx);
+	if (top_k || p->top_p < 1.0f) {
+		n = sorted_candidates(w, V, mx, top_k ? p->top_k : 0, p->top_p, idx, &total);
+		if (top_k) {
+			total = 0;
+			for (int i = 0; i < n; i++) total += exp((double)w[idx[i]] - mx);
+		}
+	} else {
+		for (int i = 0; i < V; i++) idx[i] = i, total += exp((double)w[i] - mx);
+	}
 	if (p->top_p < 1.0f) {
 		/* keep the smallest prefix whose probability reaches top_p */
 		double cum = 0;

@@ -36,6 +36,14 @@ static void check_dist(const char *what, const struct sampling_params *sp, const
 	sampler_free(&s);
 }
 
+static const float *ref_keys;
+static int ref_desc(const void *a, const void *b)
+{
+	int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+	if (ref_keys[x] != ref_keys[y]) return ref_keys[x] > ref_keys[y] ? -1 : 1;
+	return x - y;
+}
+
 int main(void)
 {
 	struct sampling_params sp;
@@ -132,6 +140,63 @@ int main(void)
 	sampler_init(&s, &sp, 3, pr2, 1);
 	CHECK(sampler_sample(&s, neg) == 1); /* -1.0 * 1.5 = -1.5 < -1.2 */
 	sampler_free(&s);
+
+	/* a large vocabulary (where the sampler selects candidates by buckets instead of sorting
+	 * everything): the kept set and its frequencies must equal a brute-force full sort's */
+	{
+		enum { BV = 20000 };
+		static float big[BV];
+		static int32_t order[BV];
+		static int cnt[BV];
+		struct rng r;
+		rng_seed(&r, 99);
+		for (int i = 0; i < BV; i++) big[i] = (float)(rng_normal(&r) * 2.5), order[i] = i;
+		big[123] = big[124] = 9.0f; /* a tie at the top */
+		ref_keys = big; /* brute force: sort the whole vocabulary (descending, ties by id) */
+		qsort(order, BV, sizeof *order, ref_desc);
+		double mxb = big[order[0]], zall = 0;
+		for (int i = 0; i < BV; i++) zall += exp(big[i] - mxb);
+		const float tps[2] = {0.3f, 0.6f};
+		for (int c = 0; c < 3; c++) {
+			sampling_params_default(&sp);
+			sp.has_seed = true, sp.seed = 7 + c;
+			int keep = 0;
+			double z = 0;
+			if (c < 2) { /* top-p */
+				sp.top_p = tps[c];
+				double cum = 0;
+				while (keep < BV) {
+					cum += exp(big[order[keep]] - mxb) / zall;
+					z += exp(big[order[keep]] - mxb);
+					keep++;
+					if (cum >= sp.top_p) break;
+				}
+			} else { /* top-k */
+				sp.top_k = 40;
+				keep = 40;
+				for (int i = 0; i < keep; i++) z += exp(big[order[i]] - mxb);
+			}
+			struct sampler sb;
+			sampler_init(&sb, &sp, BV, NULL, 0);
+			memset(cnt, 0, sizeof cnt);
+			int N = 8000, outside = 0;
+			for (int t = 0; t < N; t++) cnt[sampler_sample(&sb, big)]++;
+			for (int i = keep; i < BV; i++) outside += cnt[order[i]];
+			CHECK_MSG(outside == 0, "large vocab case %d: %d draws outside the kept set of %d", c, outside, keep);
+			/* tokens expected >= 10 times are checked one by one (5 standard errors); the rarer
+			 * ones together, as one aggregate frequency */
+			int bad = 0;
+			double tail_p = 0, tail_f = 0;
+			for (int i = 0; i < keep; i++) {
+				double pi = exp(big[order[i]] - mxb) / z, f = (double)cnt[order[i]] / N;
+				if (pi * N < 10) tail_p += pi, tail_f += f;
+				else if (fabs(f - pi) > 5 * sqrt(pi * (1 - pi) / N)) bad++;
+			}
+			if (fabs(tail_f - tail_p) > 5 * sqrt(tail_p * (1 - tail_p) / N) + 1e-9) bad++;
+			CHECK_MSG(bad == 0, "large vocab case %d: %d of %d kept tokens off their probability", c, bad, keep);
+			sampler_free(&sb);
+		}
+	}
 
 	/* logprobs: log-softmax of the raw logits, top-k sorted */
 	float lse;
