@@ -267,3 +267,64 @@ double rng_normal(struct rng *r)
 	if (u1 < 1e-300) u1 = 1e-300;
 	return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
+
+void buf_put_float_repr(struct buf *out, double f)
+{
+	if (isnan(f)) {
+		buf_puts(out, "nan");
+		return;
+	}
+	if (isinf(f)) {
+		buf_puts(out, f < 0 ? "-inf" : "inf");
+		return;
+	}
+	if (f == 0) {
+		buf_puts(out, signbit(f) ? "-0.0" : "0.0");
+		return;
+	}
+	/* shortest digits that round-trip (Python's repr), then Python's layout rules */
+	char tmp[64];
+	int prec;
+	for (prec = 1; prec <= 17; prec++) {
+		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, f);
+		if (strtod(tmp, NULL) == f) break;
+	}
+	/* tmp = [-]d.ddde[+-]XX */
+	char digits[32];
+	int nd = 0;
+	const char *p = tmp;
+	bool neg = false;
+	if (*p == '-') {
+		neg = true;
+		p++;
+	}
+	for (; *p && *p != 'e'; p++)
+		if (*p >= '0' && *p <= '9') digits[nd++] = *p;
+	int exp10 = atoi(p + 1);
+	while (nd > 1 && digits[nd - 1] == '0') nd--;
+	int decpt = exp10 + 1; /* value = 0.d1d2... * 10^decpt */
+	if (neg) buf_putc(out, '-');
+	if (decpt > -4 && decpt <= 16) {
+		if (decpt <= 0) {
+			buf_puts(out, "0.");
+			for (int i = 0; i < -decpt; i++) buf_putc(out, '0');
+			buf_append(out, digits, (size_t)nd);
+		} else if (decpt >= nd) {
+			buf_append(out, digits, (size_t)nd);
+			for (int i = nd; i < decpt; i++) buf_putc(out, '0');
+			buf_puts(out, ".0");
+		} else {
+			buf_append(out, digits, (size_t)decpt);
+			buf_putc(out, '.');
+			buf_append(out, digits + decpt, (size_t)(nd - decpt));
+		}
+	} else {
+		buf_putc(out, digits[0]);
+		if (nd > 1) {
+			buf_putc(out, '.');
+			buf_append(out, digits + 1, (size_t)(nd - 1));
+		}
+		int x = decpt - 1;
+		buf_printf(out, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
+	}
+}

@@ -44,6 +44,10 @@ void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_clear(struct buf *b);
+/* Appends f as Python's repr() prints a float: the shortest digits that read back to f, in
+ * Python's layout (1.0, 0.0001, 1e-05, 1e+16, -0.0, nan, inf, -inf). json.dumps prints finite
+ * floats the same way. */
+void buf_put_float_repr(struct buf *out, double f);
 /* Hands the storage to the caller (NUL-terminated) and leaves b empty. */
 char *buf_take(struct buf *b);
 

@@ -99,7 +99,6 @@ int jv_cmp(const struct jinja_value *a, const struct jinja_value *b, const char 
 int jv_to_str(const struct jinja_value *v, struct buf *out, struct err *e);
 int jv_repr(const struct jinja_value *v, struct buf *out, struct err *e);
 void jv_repr_str(const char *s, size_t len, struct buf *out);
-void jv_format_float(double f, struct buf *out); /* Python float repr */
 const char *jv_type_name(const struct jinja_value *v); /* Python type name for messages */
 
 struct jv_json_opts {

@@ -563,67 +563,6 @@ const char *jv_type_name(const struct jinja_value *v)
 
 /* ------------------------------------------------------------------ text: str / repr */
 
-void jv_format_float(double f, struct buf *out)
-{
-	if (isnan(f)) {
-		buf_puts(out, "nan");
-		return;
-	}
-	if (isinf(f)) {
-		buf_puts(out, f < 0 ? "-inf" : "inf");
-		return;
-	}
-	if (f == 0) {
-		buf_puts(out, signbit(f) ? "-0.0" : "0.0");
-		return;
-	}
-	/* shortest digits that round-trip (Python's repr), then Python's layout rules */
-	char tmp[64];
-	int prec;
-	for (prec = 1; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec - 1, f);
-		if (strtod(tmp, NULL) == f) break;
-	}
-	/* tmp = [-]d.ddde[+-]XX */
-	char digits[32];
-	int nd = 0;
-	const char *p = tmp;
-	bool neg = false;
-	if (*p == '-') {
-		neg = true;
-		p++;
-	}
-	for (; *p && *p != 'e'; p++)
-		if (*p >= '0' && *p <= '9') digits[nd++] = *p;
-	int exp10 = atoi(p + 1);
-	while (nd > 1 && digits[nd - 1] == '0') nd--;
-	int decpt = exp10 + 1; /* value = 0.d1d2... * 10^decpt */
-	if (neg) buf_putc(out, '-');
-	if (decpt > -4 && decpt <= 16) {
-		if (decpt <= 0) {
-			buf_puts(out, "0.");
-			for (int i = 0; i < -decpt; i++) buf_putc(out, '0');
-			buf_append(out, digits, (size_t)nd);
-		} else if (decpt >= nd) {
-			buf_append(out, digits, (size_t)nd);
-			for (int i = nd; i < decpt; i++) buf_putc(out, '0');
-			buf_puts(out, ".0");
-		} else {
-			buf_append(out, digits, (size_t)decpt);
-			buf_putc(out, '.');
-			buf_append(out, digits + decpt, (size_t)(nd - decpt));
-		}
-	} else {
-		buf_putc(out, digits[0]);
-		if (nd > 1) {
-			buf_putc(out, '.');
-			buf_append(out, digits + 1, (size_t)(nd - 1));
-		}
-		int x = decpt - 1;
-		buf_printf(out, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
-	}
-}
-
 void jv_repr_str(const char *s, size_t len, struct buf *out)
 {
 	bool has_sq = memchr(s, '\'', len) != NULL, has_dq = memchr(s, '"', len) != NULL;
@@ -678,7 +617,7 @@ static int repr_depth(const struct jinja_value *v, struct buf *out, struct err *
 	case JINJA_TYPE_NONE: buf_puts(out, "None"); return 0;
 	case JINJA_TYPE_BOOL: buf_puts(out, v->u.b ? "True" : "False"); return 0;
 	case JINJA_TYPE_INT: buf_printf(out, "%" PRId64, v->u.i); return 0;
-	case JINJA_TYPE_FLOAT: jv_format_float(v->u.f, out); return 0;
+	case JINJA_TYPE_FLOAT: buf_put_float_repr(out, v->u.f); return 0;
 	case JINJA_TYPE_STRING:
 		if (v->flags & JV_FLAG_MARKUP) {
 			buf_puts(out, "Markup(");
@@ -789,7 +728,7 @@ static void json_float(double f, struct buf *out)
 {
 	if (isnan(f)) buf_puts(out, "NaN");
 	else if (isinf(f)) buf_puts(out, f < 0 ? "-Infinity" : "Infinity");
-	else jv_format_float(f, out);
+	else buf_put_float_repr(out, f);
 }
 
 static void json_newline(const struct jv_json_opts *o, int level, struct buf *out)

@@ -961,49 +961,7 @@ void tool_json_float_repr(double d, struct buf *out)
 {
 	if (isnan(d)) return buf_puts(out, "NaN");
 	if (isinf(d)) return buf_puts(out, d > 0 ? "Infinity" : "-Infinity");
-	if (d == 0) return buf_puts(out, signbit(d) ? "-0.0" : "0.0");
-	/* Shortest digits that read back to d (what repr prints), from %.*e. */
-	char tmp[64];
-	for (int prec = 0; prec <= 17; prec++) {
-		snprintf(tmp, sizeof tmp, "%.*e", prec, d);
-		if (strtod(tmp, NULL) == d) break;
-	}
-	const char *p = tmp;
-	bool neg = *p == '-';
-	if (neg) p++;
-	char digits[32];
-	int nd = 0;
-	while (*p && *p != 'e') {
-		if (*p != '.') digits[nd++] = *p;
-		p++;
-	}
-	int exp10 = *p == 'e' ? atoi(p + 1) : 0;
-	while (nd > 1 && digits[nd - 1] == '0') nd--;
-	int decpt = exp10 + 1; /* value = 0.digits * 10^decpt */
-	if (neg) buf_putc(out, '-');
-	if (decpt > -4 && decpt <= 16) {
-		if (decpt <= 0) {
-			buf_puts(out, "0.");
-			for (int k = 0; k < -decpt; k++) buf_putc(out, '0');
-			buf_append(out, digits, (size_t)nd);
-		} else if (decpt >= nd) {
-			buf_append(out, digits, (size_t)nd);
-			for (int k = nd; k < decpt; k++) buf_putc(out, '0');
-			buf_puts(out, ".0");
-		} else {
-			buf_append(out, digits, (size_t)decpt);
-			buf_putc(out, '.');
-			buf_append(out, digits + decpt, (size_t)(nd - decpt));
-		}
-	} else {
-		buf_putc(out, digits[0]);
-		if (nd > 1) {
-			buf_putc(out, '.');
-			buf_append(out, digits + 1, (size_t)(nd - 1));
-		}
-		int e = decpt - 1;
-		buf_printf(out, "e%c%02d", e < 0 ? '-' : '+', e < 0 ? -e : e);
-	}
+	buf_put_float_repr(out, d);
 }
 
 void tool_json_dumps(const struct tool_json *v, struct buf *out)

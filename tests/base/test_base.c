@@ -1,5 +1,6 @@
 /* Unit tests for base/: buffers, UTF-8 helpers, PRNG determinism. */
 #include "base/base.h"
+#include <math.h>
 #include <stdlib.h>
 #include "../test_util.h"
 
@@ -32,6 +33,25 @@ int main(void)
 	CHECK(same);
 	double u = rng_uniform(&r1);
 	CHECK(u >= 0 && u < 1);
+
+	/* Python repr of floats (the expected strings are what CPython prints) */
+	static const struct {
+		double v;
+		const char *repr;
+	} fl[] = {{1.0, "1.0"}, {0.1, "0.1"}, {-2.5, "-2.5"}, {1e16, "1e+16"}, {1e15, "1000000000000000.0"},
+	          {0.0001, "0.0001"}, {0.00001, "1e-05"}, {1e20, "1e+20"}, {-0.0, "-0.0"}, {1.0 / 3, "0.3333333333333333"},
+	          {123456.789, "123456.789"}, {5e-324, "5e-324"}, {1.7976931348623157e308, "1.7976931348623157e+308"}};
+	for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
+		buf_init(&b);
+		buf_put_float_repr(&b, fl[i].v);
+		CHECK_STREQ(b.data, fl[i].repr);
+		buf_free(&b);
+	}
+	buf_init(&b);
+	buf_put_float_repr(&b, NAN);
+	buf_put_float_repr(&b, -INFINITY);
+	CHECK_STREQ(b.data, "nan-inf");
+	buf_free(&b);
 
 	char *p = path_join("a/", "b");
 	CHECK_STREQ(p, "a/b");
