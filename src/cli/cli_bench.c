@@ -50,7 +50,8 @@ static void per_token_cost(const struct model *m, double *bytes, double *params)
 			}
 		}
 	}
-	*bytes += (double)c->vocab * c->dim * 2, *params += (double)c->vocab * c->dim; /* lm_head */
+	const struct st_tensor *head = safetensors_find(&m->st, c->tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+	*bytes += head->nbytes, *params += (double)st_tensor_numel(head);
 }
 
 static int bench_model(int argc, char **argv)

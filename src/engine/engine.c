@@ -79,13 +79,19 @@ void sequence_free(struct sequence *s, struct engine *eng)
 	memset(s, 0, sizeof *s);
 }
 
+/* Tokens sequence s takes in this step: what it asked for, at most what it has uncached. */
+static int feed_of(const struct sequence *s, int asked)
+{
+	int left = s->n_tokens - s->n_cached;
+	return asked < left ? asked : left;
+}
+
 int engine_step(struct engine *eng, struct sequence **seqs, int n_seqs, const int *n_feed, const float **logits,
                 struct err *e)
 {
 	int total = 0;
 	for (int i = 0; i < n_seqs; i++) {
-		int n = n_feed[i];
-		if (n > seqs[i]->n_tokens - seqs[i]->n_cached) n = seqs[i]->n_tokens - seqs[i]->n_cached;
+		int n = feed_of(seqs[i], n_feed[i]);
 		total += n > 0 ? n : 0;
 	}
 	if (total > eng->cfg.max_batch_tokens)
@@ -94,7 +100,7 @@ int engine_step(struct engine *eng, struct sequence **seqs, int n_seqs, const in
 	int need = 0;
 	for (int i = 0; i < n_seqs; i++) {
 		struct sequence *s = seqs[i];
-		int n = n_feed[i] < s->n_tokens - s->n_cached ? n_feed[i] : s->n_tokens - s->n_cached;
+		int n = feed_of(s, n_feed[i]);
 		int have = s->bt.n_blocks, want = (s->n_cached + n + eng->kv.view.block_size - 1) / eng->kv.view.block_size;
 		need += want > have ? want - have : 0;
 	}
@@ -103,7 +109,7 @@ int engine_step(struct engine *eng, struct sequence **seqs, int n_seqs, const in
 	int t = 0, n_out = 0;
 	for (int i = 0; i < n_seqs; i++) {
 		struct sequence *s = seqs[i];
-		int n = n_feed[i] < s->n_tokens - s->n_cached ? n_feed[i] : s->n_tokens - s->n_cached;
+		int n = feed_of(s, n_feed[i]);
 		logits[i] = NULL;
 		if (n <= 0) continue;
 		GLM_ASSERT(block_table_reserve(&s->bt, &eng->kv, s->n_cached + n));
@@ -121,7 +127,7 @@ int engine_step(struct engine *eng, struct sequence **seqs, int n_seqs, const in
 	int o = 0;
 	for (int i = 0; i < n_seqs; i++) {
 		struct sequence *s = seqs[i];
-		int n = n_feed[i] < s->n_tokens - s->n_cached ? n_feed[i] : s->n_tokens - s->n_cached;
+		int n = feed_of(s, n_feed[i]);
 		if (n <= 0) continue;
 		s->n_cached += n;
 		if (s->n_cached == s->n_tokens) logits[i] = eng->logits + (size_t)o++ * eng->model->cfg.vocab;
