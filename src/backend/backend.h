@@ -49,12 +49,25 @@ struct attn_args {
 	const int32_t *const *block_table;  /* [n_tokens] -> that token's sequence block table */
 };
 
+/* One matmul of a group (backend_ops.matmul_group). */
+struct matmul_item {
+	float *y;          /* [n][w->rows], overwritten */
+	const float *x;    /* [n][w->cols] */
+	int n;             /* may be 0: nothing to do */
+	const struct weight *w;
+	const float *bias; /* [w->rows] or NULL */
+};
+
 struct backend;
 
 struct backend_ops {
 	const char *name;
 	/* y[n][w->rows] = x[n][w->cols] · Wᵀ (+ bias[w->rows] when bias != NULL). y is overwritten. */
 	void (*matmul)(struct backend *be, float *y, const float *x, int n, const struct weight *w, const float *bias);
+	/* Every item's matmul, as if by matmul one after another. Many small matmuls (a MoE layer's
+	 * experts, each seeing a few tokens) share one hand-off to the workers this way. No item's
+	 * y may overlap another item's y or x. */
+	void (*matmul_group)(struct backend *be, const struct matmul_item *items, int n_items);
 	/* y[n][dim] = x · rsqrt(mean(x²) + eps) · w  (HF order: normalise, then weight). y may be x. */
 	void (*rmsnorm)(struct backend *be, float *y, const float *x, int n, int dim, const float *w, float eps);
 	void (*attention)(struct backend *be, const struct attn_args *a);
@@ -78,6 +91,7 @@ void backend_destroy(struct backend *be);
 
 /* The reference ops, callable directly (the cpu backend reuses the ones not worth a fast twin). */
 void ref_matmul(struct backend *be, float *y, const float *x, int n, const struct weight *w, const float *bias);
+void ref_matmul_group(struct backend *be, const struct matmul_item *items, int n_items);
 void ref_rmsnorm(struct backend *be, float *y, const float *x, int n, int dim, const float *w, float eps);
 void ref_attention(struct backend *be, const struct attn_args *a);
 void ref_silu_mul(struct backend *be, float *y, const float *g, const float *u, size_t n);

@@ -9,50 +9,10 @@
 
 #include "backend/cpu/cpu.h"
 #include "cli/cli.h"
+#include "cli/cli_bench_cost.h"
 #include "cli/cli_common.h"
 #include "engine/engine.h"
 #include "model/model.h"
-
-/* Bytes and FLOPs one token touches in the main forward (glm4_moe shapes, from the loaded
- * tensors): attention projections, dense or K routed + shared experts, router, lm_head. */
-static void per_token_cost(const struct model *m, double *bytes, double *params)
-{
-	const struct model_config *c = &m->cfg;
-	*bytes = *params = 0;
-	char name[256];
-	for (int l = 0; l < c->n_layers; l++) {
-		const char *proj[] = {"q_proj", "k_proj", "v_proj", "o_proj"};
-		for (int p = 0; p < 4; p++) {
-			snprintf(name, sizeof name, "model.layers.%d.self_attn.%s.weight", l, proj[p]);
-			const struct st_tensor *t = safetensors_find(&m->st, name);
-			*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
-		}
-		const char *mlp[] = {"gate_proj", "up_proj", "down_proj"};
-		if (l < c->first_k_dense_replace) {
-			for (int p = 0; p < 3; p++) {
-				snprintf(name, sizeof name, "model.layers.%d.mlp.%s.weight", l, mlp[p]);
-				const struct st_tensor *t = safetensors_find(&m->st, name);
-				*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
-			}
-			continue;
-		}
-		snprintf(name, sizeof name, "model.layers.%d.mlp.gate.weight", l);
-		const struct st_tensor *t = safetensors_find(&m->st, name);
-		*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
-		for (int p = 0; p < 3; p++) {
-			snprintf(name, sizeof name, "model.layers.%d.mlp.experts.0.%s.weight", l, mlp[p]);
-			t = safetensors_find(&m->st, name);
-			*bytes += (double)t->nbytes * c->n_experts_used, *params += (double)st_tensor_numel(t) * c->n_experts_used;
-			if (c->n_shared_experts > 0) {
-				snprintf(name, sizeof name, "model.layers.%d.mlp.shared_experts.%s.weight", l, mlp[p]);
-				t = safetensors_find(&m->st, name);
-				*bytes += t->nbytes, *params += (double)st_tensor_numel(t);
-			}
-		}
-	}
-	const struct st_tensor *head = safetensors_find(&m->st, c->tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-	*bytes += head->nbytes, *params += (double)st_tensor_numel(head);
-}
 
 static int bench_model(int argc, char **argv)
 {
@@ -97,8 +57,12 @@ static int bench_model(int argc, char **argv)
 		double bw = cpu_measure_read_bandwidth(eng.be, (size_t)1 << 30);
 	printf("measured read bandwidth: %.1f GB/s (%d threads, 1 GiB streaming read)\n", bw, eng.be->n_threads);
 
-	double tok_bytes, tok_params;
-	per_token_cost(&m, &tok_bytes, &tok_params);
+	struct decode_cost dc;
+	if (decode_cost_init(&dc, &m)) {
+		fprintf(stderr, "glm bench: %s: not the glm4_moe tensor layout this benchmark costs\n", dir);
+		return 1;
+	}
+	double tok_bytes = dc.tok_bytes, tok_params = dc.tok_params;
 	double best_prefill = 1e30, best_decode = 1e30;
 	struct rng r;
 	rng_seed(&r, 1);
@@ -145,10 +109,8 @@ static int bench_model(int argc, char **argv)
 	printf("decode achieved: %.1f GB/s = %.0f%% of measured read bandwidth\n", per_tok * dtps / 1e9,
 	       100.0 * per_tok * dtps / 1e9 / bw);
 	if (decode_batch > 1) {
-		/* B sequences with 64-token prompts (prefilled untimed), then `gen` steps decoding all B.
-		 * Ceiling: with uniform random routing B tokens touch E(1-(1-K/E)^B) distinct experts per
-		 * MoE layer, so a step reads more than one token's bytes; the speedup over one stream is
-		 * bounded by B * bytes(1 token) / bytes(B tokens) at equal bandwidth. */
+		/* B sequences with 64-token prompts (prefilled untimed), then `gen` steps decoding all B,
+		 * against the bandwidth ceiling of cli_bench_cost.h. */
 		int B = decode_batch, P = 64;
 		struct sequence *seqs = xcalloc(B, sizeof *seqs), **sp = xcalloc(B, sizeof *sp);
 		int *feed = xcalloc(B, sizeof *feed);
@@ -173,20 +135,8 @@ static int bench_model(int argc, char **argv)
 			}
 		}
 		double tb = time_now() - t2;
-		double expert_bytes = 0, n_moe = 0;
-		char name[256];
-		for (int l = c->first_k_dense_replace; l < c->n_layers; l++, n_moe++) {
-			const char *mlp[] = {"gate_proj", "up_proj", "down_proj"};
-			for (int p = 0; p < 3; p++) {
-				snprintf(name, sizeof name, "model.layers.%d.mlp.experts.0.%s.weight", l, mlp[p]);
-				expert_bytes += safetensors_find(&m.st, name)->nbytes;
-			}
-		}
-		expert_bytes /= n_moe > 0 ? n_moe : 1; /* one expert of one layer */
-		double K = c->n_experts_used, E = c->n_experts > 0 ? c->n_experts : 1;
-		double uniq = E * (1.0 - pow(1.0 - K / E, B));
-		double step_bytes = tok_bytes + n_moe * (uniq - K) * expert_bytes;
-		double ceiling = B * tok_bytes / step_bytes;
+		double uniq, step_bytes = decode_cost_step_bytes(&dc, c, B, &uniq);
+		double ceiling = decode_cost_ceiling(&dc, c, B);
 		double btps = (double)B * gen / tb;
 		printf("decode batch %d: %d steps in %.3f s = %.2f tokens/s = %.2fx single-stream "
 		       "(bandwidth ceiling %.2fx: a step reads %.2f GB for ~%.0f distinct experts per MoE layer)\n",

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_bench_cost.h"
 #include "client/bench_dataset.h"
 #include "client/bench_metrics.h"
 #include "client/oai_client.h"
@@ -145,6 +146,35 @@ static char *make_body(const struct opts *o, enum oai_api api, const char *model
 	char *s = json_dumps(b, JSON_COMPACT);
 	json_decref(b);
 	return s;
+}
+
+/* ---- the bandwidth ceiling ---- */
+
+/* When the tokenizer came from a checkpoint directory with glm4_moe weights, prints (after the
+ * report, whose lines stay vLLM's) how much faster than one stream B concurrent streams can
+ * decode at equal memory bandwidth, and returns it; else returns 0 and prints nothing. Loading
+ * maps the weights without reading them. Prefill is not in this bound: on a machine where it is
+ * slow next to decoding, the measured ratio stays further below. */
+static double print_ceiling(const char *dir, int B)
+{
+	char *cfg = path_join(dir, "config.json");
+	bool have = B > 1 && access(cfg, R_OK) == 0;
+	free(cfg);
+	if (!have) return 0;
+	struct model mdl;
+	struct err e = {{0}};
+	if (model_load(&mdl, dir, &e)) return 0;
+	struct decode_cost dc;
+	double ceiling = 0, uniq;
+	if (!decode_cost_init(&dc, &mdl)) {
+		ceiling = decode_cost_ceiling(&dc, &mdl.cfg, B);
+		double step = decode_cost_step_bytes(&dc, &mdl.cfg, B, &uniq);
+		printf("Bandwidth ceiling vs concurrency 1: %.2fx (decode steps of %d sequences read %.3g GB for ~%.0f of %d "
+		       "experts per MoE layer, of one sequence %.3g GB; prefill not included)\n",
+		       ceiling, B, step / 1e9, uniq, mdl.cfg.n_experts, dc.tok_bytes / 1e9);
+	}
+	model_close(&mdl);
+	return ceiling;
 }
 
 /* ---- tokenizer ---- */
@@ -473,6 +503,7 @@ int cli_bench_serve(int argc, char **argv)
 	struct bench_metrics m;
 	bench_metrics_compute(res, n, run.duration, pcts, n_pct, &m);
 	bench_metrics_print(stdout, &m, o.max_concurrency, o.request_rate, sel);
+	double ceiling = print_ceiling(tok_src, o.max_concurrency > 0 && o.max_concurrency < n ? o.max_concurrency : n);
 	fflush(stdout);
 
 	int rc = 0;
@@ -492,6 +523,7 @@ int cli_bench_serve(int argc, char **argv)
 		json_object_set_new(j, "burstiness", json_real(o.burstiness));
 		json_object_set_new(j, "max_concurrency", o.max_concurrency > 0 ? json_integer(o.max_concurrency) : json_null());
 		bench_metrics_json(j, &m, sel);
+		if (ceiling > 0) json_object_set_new(j, "bandwidth_ceiling", json_real(ceiling));
 		json_t *lat = json_array(), *qt = json_array();
 		for (int i = 0; i < n; i++) {
 			json_array_append_new(lat, json_real(reqs[i].latency));

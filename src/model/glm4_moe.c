@@ -293,46 +293,78 @@ static void swiglu(struct backend *be, struct scratch *s, int base, float *y, co
 	size_t f = (size_t)g->rows;
 	float *hg = scratch_f32(s, base, n * f); /* [n][f] */
 	float *hu = scratch_f32(s, base + 1, n * f);
-	be->ops->matmul(be, hg, x, n, g, NULL);
-	be->ops->matmul(be, hu, x, n, u, NULL);
+	struct matmul_item gu[2] = {{hg, x, n, g, NULL}, {hu, x, n, u, NULL}};
+	be->ops->matmul_group(be, gu, 2);
 	be->ops->silu_mul(be, hg, hg, hu, n * f);
 	be->ops->matmul(be, y, hg, n, d, NULL);
 }
 
-enum { S_X, S_A, S_Q, S_K, S_V, S_ATT, S_O, S_Y, S_RL, S_XE, S_YE, S_ROUTE, S_OUT, S_MLP };
+enum { S_X, S_A, S_Q, S_K, S_V, S_ATT, S_O, S_Y, S_RL, S_XE, S_YE, S_ROUTE, S_OUT, S_ITEMS, S_MLP };
+
+/* (token, expert) pairs per grouped call at most (an expert with more goes alone): bounds the
+ * gathered activations to about this many rows whatever the batch size. */
+#define MOE_PAIRS_PER_GROUP 4096
 
 /* MoE block for n tokens: routed experts (summed in ascending expert id, as HF does) plus the
- * shared experts. m[n][dim] -> y[n][dim]. */
+ * shared experts. m[n][dim] -> y[n][dim]. The (token, expert) pairs are sorted by expert and
+ * the experts run as grouped matmuls: a layer is a few backend calls whatever the routing. */
 static void moe(struct model *mdl, struct backend *be, struct scratch *s, const struct layer *L, float *y,
                 const float *m, int n)
 {
 	const struct model_config *c = &mdl->cfg;
-	int D = c->dim, E = c->n_experts, K = c->n_experts_used;
+	int D = c->dim, E = c->n_experts, K = c->n_experts_used, F = c->moe_ffn_dim, A = n * K;
 	float *rl = scratch_f32(s, S_RL, (size_t)n * E);          /* router logits [n][E] */
 	be->ops->matmul(be, rl, m, n, &L->router, NULL);
-	float *rt = scratch_f32(s, S_ROUTE, (size_t)n * (2 * K + 2 * E) + 2 * E + (size_t)n + 1);
+	float *rt = scratch_f32(s, S_ROUTE, (size_t)n * 2 * K + 2 * E + (size_t)2 * A + E + 1);
 	int *sel = (int *)rt;                                      /* [n][K] expert ids */
 	float *wt = rt + (size_t)n * K;                            /* [n][K] weights */
 	float *tmp = wt + (size_t)n * K;                           /* [2E] */
-	int *rows = (int *)(tmp + 2 * E);                          /* [n] tokens of one expert */
+	int *pair_tok = (int *)(tmp + 2 * E);                      /* [A] token of each pair, by expert */
+	float *pair_w = (float *)(pair_tok + A);                   /* [A] its routing weight */
+	int *off = (int *)(pair_w + A);                            /* [E+1]: expert x owns pairs off[x]..off[x+1]-1 */
 	for (int t = 0; t < n; t++) route(c, rl + (size_t)t * E, L->router_bias, sel + t * K, wt + t * K, tmp);
+	memset(off, 0, (E + 1) * sizeof *off);
+	for (int i = 0; i < A; i++) off[sel[i] + 1]++;
+	for (int x = 0; x < E; x++) off[x + 1] += off[x];
+	for (int t = 0; t < n; t++) /* token order within an expert; advances off[x] to off[x+1] */
+		for (int k = 0; k < K; k++) {
+			int x = sel[t * K + k], p = off[x]++;
+			pair_tok[p] = t, pair_w[p] = wt[t * K + k];
+		}
+	for (int x = E; x > 0; x--) off[x] = off[x - 1];
+	off[0] = 0;
 
 	memset(y, 0, (size_t)n * D * sizeof(float));
-	float *xe = scratch_f32(s, S_XE, (size_t)n * D); /* gathered inputs of one expert */
-	float *ye = scratch_f32(s, S_YE, (size_t)n * D);
-	float *wrow = scratch_f32(s, S_MLP + 2, (size_t)n);
-	for (int x = 0; x < E; x++) {
-		int ne = 0;
-		for (int t = 0; t < n; t++)
-			for (int k = 0; k < K; k++)
-				if (sel[t * K + k] == x) rows[ne] = t, wrow[ne] = wt[t * K + k], ne++;
-		if (!ne) continue;
-		gather_rows(xe, m, rows, ne, D);
-		swiglu(be, s, S_MLP, ye, xe, ne, &L->eg[x], &L->eu[x], &L->ed[x]);
-		for (int i = 0; i < ne; i++) {
-			float *yr = y + (size_t)rows[i] * D;
-			const float *er = ye + (size_t)i * D;
-			for (int d = 0; d < D; d++) yr[d] += wrow[i] * er[d];
+	int cap = MOE_PAIRS_PER_GROUP > n ? MOE_PAIRS_PER_GROUP : n; /* one expert has at most n pairs */
+	float *xe = scratch_f32(s, S_XE, (size_t)cap * D);        /* gathered inputs [pairs][D] */
+	float *ye = scratch_f32(s, S_YE, (size_t)cap * D);        /* expert outputs [pairs][D] */
+	float *hg = scratch_f32(s, S_MLP, (size_t)cap * F);       /* [pairs][F] */
+	float *hu = scratch_f32(s, S_MLP + 1, (size_t)cap * F);
+	struct matmul_item *it = scratch_get(s, S_ITEMS, 2 * (size_t)E * sizeof *it);
+	for (int x0 = 0, x1; x0 < E; x0 = x1) {
+		/* the group: experts x0..x1-1, as many as fit cap pairs */
+		for (x1 = x0 + 1; x1 < E && off[x1 + 1] - off[x0] <= cap; x1++) {}
+		int p0 = off[x0], np = off[x1] - p0, ni = 0;
+		if (!np) continue;
+		for (int p = 0; p < np; p++) memcpy(xe + (size_t)p * D, m + (size_t)pair_tok[p0 + p] * D, D * sizeof(float));
+		for (int x = x0; x < x1; x++) {
+			int e0 = off[x] - p0, ne = off[x + 1] - off[x];
+			if (!ne) continue;
+			it[ni++] = (struct matmul_item){hg + (size_t)e0 * F, xe + (size_t)e0 * D, ne, &L->eg[x], NULL};
+			it[ni++] = (struct matmul_item){hu + (size_t)e0 * F, xe + (size_t)e0 * D, ne, &L->eu[x], NULL};
+		}
+		be->ops->matmul_group(be, it, ni);
+		be->ops->silu_mul(be, hg, hg, hu, (size_t)np * F);
+		ni = 0;
+		for (int x = x0; x < x1; x++) {
+			int e0 = off[x] - p0, ne = off[x + 1] - off[x];
+			if (ne) it[ni++] = (struct matmul_item){ye + (size_t)e0 * D, hg + (size_t)e0 * F, ne, &L->ed[x], NULL};
+		}
+		be->ops->matmul_group(be, it, ni);
+		for (int p = 0; p < np; p++) { /* pairs in ascending expert id: HF's summation order per token */
+			float *yr = y + (size_t)pair_tok[p0 + p] * D, wgt = pair_w[p0 + p];
+			const float *er = ye + (size_t)p * D;
+			for (int d = 0; d < D; d++) yr[d] += wgt * er[d];
 		}
 	}
 	if (c->n_shared_experts > 0) {
@@ -370,9 +402,8 @@ static void glm4_moe_forward(struct model *mdl, struct backend *be, const struct
 		const struct layer *L = &W->layers[l];
 		/* 2a. attention: pre-norm, projections (+bias), per-head qk-norm, RoPE, cache, GQA */
 		be->ops->rmsnorm(be, a, x, n, D, L->attn_norm, c->rms_norm_eps);
-		be->ops->matmul(be, q, a, n, &L->wq, L->bq);
-		be->ops->matmul(be, k, a, n, &L->wk, L->bk);
-		be->ops->matmul(be, v, a, n, &L->wv, L->bv);
+		struct matmul_item qkv[3] = {{q, a, n, &L->wq, L->bq}, {k, a, n, &L->wk, L->bk}, {v, a, n, &L->wv, L->bv}};
+		be->ops->matmul_group(be, qkv, 3);
 		if (c->use_qk_norm) {
 			be->ops->rmsnorm(be, q, q, n * H, hd, L->q_norm, c->rms_norm_eps);
 			be->ops->rmsnorm(be, k, k, n * KV, hd, L->k_norm, c->rms_norm_eps);

@@ -17,7 +17,9 @@ const struct model_arch *model_arch_find(const char *model_type)
 	return NULL;
 }
 
-float *scratch_f32(struct scratch *s, int slot, size_t n)
+float *scratch_f32(struct scratch *s, int slot, size_t n) { return scratch_get(s, slot, (n ? n : 1) * sizeof(float)); }
+
+void *scratch_get(struct scratch *s, int slot, size_t bytes)
 {
 	if (slot >= s->n) {
 		s->bufs = xrealloc(s->bufs, (slot + 1) * sizeof *s->bufs);
@@ -25,7 +27,7 @@ float *scratch_f32(struct scratch *s, int slot, size_t n)
 		for (int i = s->n; i <= slot; i++) s->bufs[i] = NULL, s->sizes[i] = 0;
 		s->n = slot + 1;
 	}
-	size_t bytes = (n ? n : 1) * sizeof(float);
+	if (!bytes) bytes = 1;
 	if (s->sizes[slot] < bytes) {
 		free(s->bufs[slot]);
 		s->bufs[slot] = xaligned_alloc(bytes);

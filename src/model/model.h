@@ -40,6 +40,7 @@ struct scratch {
 	int n;
 };
 float *scratch_f32(struct scratch *s, int slot, size_t n);
+void *scratch_get(struct scratch *s, int slot, size_t bytes); /* 64-byte aligned */
 void scratch_free(struct scratch *s);
 
 struct model;

@@ -203,6 +203,86 @@ static void test_matmul(void)
 		}
 }
 
+/* matmul_group: items of mixed dtypes, scale layouts, shapes and token counts (decode and
+ * prefill paths, empty items) in one call; each item's y must equal its own reference matmul,
+ * and nothing between or after the items' outputs may be written. Run twice so that the
+ * second call reuses the backend's grown buffers. */
+static void test_matmul_group(void)
+{
+	const struct wspec specs[] = {
+		{DTYPE_BF16, WEIGHT_SCALE_NONE, DTYPE_F32, 0, 0},
+		{DTYPE_F8_E4M3, WEIGHT_SCALE_BLOCK, DTYPE_F32, 128, 128},
+		{DTYPE_F32, WEIGHT_SCALE_NONE, DTYPE_F32, 0, 0},
+		{DTYPE_F8_E4M3, WEIGHT_SCALE_ROW, DTYPE_BF16, 0, 0},
+		{DTYPE_BF16, WEIGHT_SCALE_NONE, DTYPE_F32, 0, 0},
+		{DTYPE_F16, WEIGHT_SCALE_NONE, DTYPE_F32, 0, 0},
+		{DTYPE_BF16, WEIGHT_SCALE_BLOCK, DTYPE_F32, 64, 64},
+		{DTYPE_F8_E4M3, WEIGHT_SCALE_NONE, DTYPE_F32, 0, 0},
+		{DTYPE_BF16, WEIGHT_SCALE_NONE, DTYPE_F32, 0, 0},
+	};
+	enum { N_ITEMS = sizeof specs / sizeof *specs };
+	const int64_t shape[N_ITEMS][2] = {{130, 300}, {67, 257}, {5, 7}, {33, 100}, {64, 1100},
+	                                   {13, 40}, {130, 129}, {40, 64}, {9, 33}};
+	const int ns[N_ITEMS] = {1, 3, 0, 8, 17, 2, 9, 64, 1};
+	struct weight w[N_ITEMS];
+	struct matmul_item items[N_ITEMS];
+	float *x[N_ITEMS], *yr[N_ITEMS], *wd[N_ITEMS], *bias[N_ITEMS];
+	size_t y_at[N_ITEMS + 1];
+	y_at[0] = 0;
+	for (int i = 0; i < N_ITEMS; i++) {
+		int64_t rows = shape[i][0], cols = shape[i][1];
+		weight_make(&w[i], &specs[i], rows, cols);
+		wd[i] = xmalloc(sizeof(float) * rows * cols);
+		for (int64_t r = 0; r < rows; r++)
+			for (int64_t c = 0; c < cols; c++) wd[i][r * cols + c] = weight_get(&w[i], r, c);
+		x[i] = xmalloc(sizeof(float) * (ns[i] + 1) * cols);
+		for (int64_t k = 0; k < ns[i] * cols; k++) x[i][k] = randn();
+		bias[i] = i % 3 == 1 ? xmalloc(sizeof(float) * rows) : NULL;
+		for (int64_t r = 0; bias[i] && r < rows; r++) bias[i][r] = randn();
+		yr[i] = xmalloc(sizeof(float) * (ns[i] + 1) * rows);
+		ref->ops->matmul(ref, yr[i], x[i], ns[i], &w[i], bias[i]);
+		y_at[i + 1] = y_at[i] + (size_t)ns[i] * rows + 7; /* 7 guard floats after each item */
+	}
+	float *y = xmalloc(sizeof(float) * y_at[N_ITEMS]);
+	struct backend *bes[N_ISA + 1];
+	const char *names[N_ISA + 1];
+	int nb = 0;
+	for (int e = 0; e < N_ISA; e++)
+		if (cpu[e]) bes[nb] = cpu[e], names[nb++] = isas[e];
+	if (bf16_be) bes[nb] = bf16_be, names[nb++] = "avx512+bf16-act";
+	for (int b = 0; b < nb; b++)
+		for (int rep = 0; rep < 2; rep++) {
+			for (size_t k = 0; k < y_at[N_ITEMS]; k++) y[k] = NAN;
+			for (int i = 0; i < N_ITEMS; i++)
+				items[i] = (struct matmul_item){y + y_at[i], x[i], ns[i], &w[i], bias[i]};
+			bes[b]->ops->matmul_group(bes[b], items, N_ITEMS);
+			for (int i = 0; i < N_ITEMS; i++) {
+				char name[96], what[256];
+				wspec_name(&specs[i], name, sizeof name);
+				snprintf(what, sizeof what, "matmul_group %s item %d %s %lldx%lld n=%d", names[b], i, name,
+				         (long long)shape[i][0], (long long)shape[i][1], ns[i]);
+				/* bf16 activations only change the BF16 weights without scales */
+				bool bf = bes[b] == bf16_be && specs[i].dt == DTYPE_BF16 && specs[i].sk == WEIGHT_SCALE_NONE;
+				CHECK_MSG(check_matmul(what, y + y_at[i], yr[i], x[i], wd[i], bias[i], ns[i], shape[i][0],
+				                       shape[i][1], bf ? 1e-2 : MM_REL, NULL), "%s", what);
+				int guard = 1;
+				for (size_t k = y_at[i] + (size_t)ns[i] * shape[i][0]; k < y_at[i + 1]; k++) guard &= isnan(y[k]);
+				CHECK_MSG(guard, "%s wrote past its output", what);
+			}
+		}
+	/* the reference group is the reference matmul item by item */
+	for (size_t k = 0; k < y_at[N_ITEMS]; k++) y[k] = NAN;
+	for (int i = 0; i < N_ITEMS; i++) items[i] = (struct matmul_item){y + y_at[i], x[i], ns[i], &w[i], bias[i]};
+	ref->ops->matmul_group(ref, items, N_ITEMS);
+	for (int i = 0; i < N_ITEMS; i++)
+		CHECK(!memcmp(y + y_at[i], yr[i], sizeof(float) * ns[i] * shape[i][0]));
+	for (int i = 0; i < N_ITEMS; i++) {
+		weight_free(&w[i]);
+		free(wd[i]), free(x[i]), free(yr[i]), free(bias[i]);
+	}
+	free(y);
+}
+
 /* FP8 NaN codes: the reference's dot product is NaN for any row holding one, whatever x. */
 static void test_fp8_nan(void)
 {
@@ -448,6 +528,7 @@ int main(void)
 	}
 
 	test_matmul();
+	test_matmul_group();
 	test_fp8_nan();
 	test_attention();
 	test_elementwise();

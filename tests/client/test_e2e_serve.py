@@ -14,6 +14,41 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import Proc, check, finish, parse_report, run  # noqa: E402
 
+
+
+def bandwidth_ceiling(ckpt, b):
+    """B * bytes(one token) / bytes(B tokens) for a glm4_moe checkpoint, from its safetensors header:
+    a token reads attention, dense MLP or router + K routed + shared experts, and lm_head; B tokens
+    with uniform routing touch E(1 - (1 - K/E)^B) distinct experts per MoE layer."""
+    cfg = json.load(open(os.path.join(ckpt, "config.json")))
+    sizes = {}
+    for f in os.listdir(ckpt):
+        if f.endswith(".safetensors"):
+            with open(os.path.join(ckpt, f), "rb") as fh:
+                n = int.from_bytes(fh.read(8), "little")
+                for k, v in json.loads(fh.read(n)).items():
+                    if k != "__metadata__":
+                        sizes[k] = v["data_offsets"][1] - v["data_offsets"][0]
+    E, K = cfg["n_routed_experts"], cfg["num_experts_per_tok"]
+    tok = expert = 0
+    n_moe = 0
+    for l in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % l
+        tok += sum(sizes[p + "self_attn.%s_proj.weight" % x] for x in "qkvo")
+        if l < cfg["first_k_dense_replace"]:
+            tok += sum(sizes[p + "mlp.%s_proj.weight" % x] for x in ("gate", "up", "down"))
+            continue
+        n_moe += 1
+        one = sum(sizes[p + "mlp.experts.0.%s_proj.weight" % x] for x in ("gate", "up", "down"))
+        expert = one
+        tok += sizes[p + "mlp.gate.weight"] + K * one
+        if cfg.get("n_shared_experts", 0):
+            tok += sum(sizes[p + "mlp.shared_experts.%s_proj.weight" % x] for x in ("gate", "up", "down"))
+    tok += sizes["model.embed_tokens.weight" if cfg.get("tie_word_embeddings") else "lm_head.weight"]
+    uniq = E * (1 - (1 - K / E) ** b)
+    return b * tok / (tok + n_moe * (uniq - K) * expert)
+
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--glm", required=True)
 ap.add_argument("--tmp", required=True)
@@ -49,6 +84,12 @@ try:
     j = json.load(open(out_json)) if os.path.exists(out_json) else {}
     check(j.get("completed") == N and j.get("total_output_tokens") == N * OUT and j.get("mean_ttft_ms", 0) > 0,
           "JSON result")
+    # the decode bandwidth ceiling for MC streams, recomputed here from the checkpoint's header
+    want = bandwidth_ceiling(ckpt, MC)
+    m = re.search(r"^Bandwidth ceiling vs concurrency 1: ([0-9.]+)x", out, re.M)
+    check(m is not None and m.group(1) == "%.2f" % want, "ceiling line %s, expected %.2f" % (m and m.group(1), want))
+    check(abs(j.get("bandwidth_ceiling", 0) - want) <= 1e-9 * want, "JSON ceiling %s vs %.12g" %
+          (j.get("bandwidth_ceiling"), want))
 
     # ---- chat backend and Poisson arrivals ----
     rc, out, err = run([args.glm, "bench", "serve", "--base-url", srv.base, "--backend", "openai-chat",

@@ -32,10 +32,13 @@ struct cpu_backend {
 	bool has_bf16; /* CPU and kernel set can run the bf16-activation kernels */
 	bool bf16_act;
 	char isa_name[32];
-	void *xp_buf;
+	void *xp_buf; /* matmul: activations in the kernels' layout, all items of a group */
 	size_t xp_cap;
-	float *scale_buf;
+	float *scale_buf; /* matmul: fp32 scales, all items of a group */
 	size_t scale_cap;
+	void *mms, *bufs, *tasks; /* matmul: per item cpu_matmul and prep buffer; task list */
+	size_t mms_cap, bufs_cap, tasks_cap;
+	int n_tasks;
 	float **scratch; /* per thread: attention scores */
 	size_t *scratch_cap;
 	float **pack; /* per thread: CPU_PACK_ROWS x CPU_PACK_STRIDE decoded weights */
@@ -55,122 +58,190 @@ static void *grow(void *p, size_t *cap, size_t need)
 	return xaligned_alloc(*cap);
 }
 
+/* grow() that keeps the contents. */
+static void *grow_keep(void *p, size_t *cap, size_t need)
+{
+	if (need <= *cap) return p;
+	*cap = need;
+	return xrealloc(p, need);
+}
+
 /* ---- matmul ---- */
+
+/* One task of a matmul group: rows [r0, r1) of tokens [t0, t1) of item `item` (a prep task
+ * uses only item and the tokens). */
+struct mm_task {
+	int item, t0, t1;
+	int64_t r0, r1;
+};
 
 struct mm_job {
 	const struct cpu_isa *isa;
-	const struct cpu_matmul *mm;
-	const float *x;
-	void *buf;
-	int64_t rows_per_task;
-	int n_row_tasks, toks_per_task;
+	const struct cpu_matmul *mms;
+	const struct matmul_item *items;
+	void *const *bufs;
+	const struct mm_task *tasks;
 	float **scratch;
 };
 
 static void mm_prep_task(void *ctx, int task, int n_tasks, int thread)
 {
 	struct mm_job *j = ctx;
-	int n = j->mm->n, t0 = (int)((int64_t)n * task / n_tasks), t1 = (int)((int64_t)n * (task + 1) / n_tasks);
-	j->isa->matmul_prep(j->mm, j->x, j->buf, t0, t1);
+	const struct mm_task *tk = &j->tasks[task];
+	j->isa->matmul_prep(&j->mms[tk->item], j->items[tk->item].x, j->bufs[tk->item], tk->t0, tk->t1);
 }
 
 static void mm_task(void *ctx, int task, int n_tasks, int thread)
 {
 	struct mm_job *j = ctx;
-	const struct cpu_matmul *mm = j->mm;
-	int rt = task % j->n_row_tasks, tt = task / j->n_row_tasks;
-	int64_t r0 = rt * j->rows_per_task, r1 = r0 + j->rows_per_task;
-	int t0 = tt * j->toks_per_task, t1 = t0 + j->toks_per_task;
-	if (r1 > mm->rows) r1 = mm->rows;
-	if (t1 > mm->n) t1 = mm->n;
-	j->isa->matmul_rows(mm, r0, r1, t0, t1, j->scratch[thread]);
+	const struct mm_task *tk = &j->tasks[task];
+	j->isa->matmul_rows(&j->mms[tk->item], tk->r0, tk->r1, tk->t0, tk->t1, j->scratch[thread]);
 }
 
 static int64_t div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-/* fp32 copy of the weight's scales in the layout struct cpu_matmul documents. */
-static void mm_scales(struct cpu_backend *cb, struct cpu_matmul *mm)
+/* Sets mm's scale layout (struct cpu_matmul) and returns how many fp32 scales it needs, 0 for
+ * none; mm_scale_fill writes them. */
+static int64_t mm_scale_layout(struct cpu_matmul *mm)
 {
 	const struct weight *w = mm->w;
-	bool fp8 = w->dtype == DTYPE_F8_E4M3;
-	int64_t count;
 	mm->scale = NULL;
 	mm->scale_bh = 1, mm->scale_bw = 0, mm->scale_stride = 1;
 	switch (w->scale_kind) {
-	case WEIGHT_SCALE_ROW: count = w->rows; break;
+	case WEIGHT_SCALE_ROW: return w->rows;
 	case WEIGHT_SCALE_BLOCK:
 		GLM_ASSERT(w->block[0] > 0 && w->block[1] > 0);
 		mm->scale_bh = w->block[0], mm->scale_bw = w->block[1];
 		mm->scale_stride = div_up(w->cols, w->block[1]);
-		count = div_up(w->rows, w->block[0]) * mm->scale_stride;
-		break;
+		return div_up(w->rows, w->block[0]) * mm->scale_stride;
 	default:
-		if (!fp8) return;
-		count = 1, mm->scale_bh = w->rows, mm->scale_stride = 0; /* one 256 for all */
+		if (w->dtype != DTYPE_F8_E4M3) return 0;
+		mm->scale_bh = w->rows, mm->scale_stride = 0; /* one 256 for all */
+		return 1;
 	}
-	cb->scale_buf = grow(cb->scale_buf, &cb->scale_cap, sizeof(float) * (size_t)count);
-	if (w->scale_kind == WEIGHT_SCALE_NONE) cb->scale_buf[0] = 1.0f;
+}
+
+static void mm_scale_fill(struct cpu_matmul *mm, float *dst, int64_t count)
+{
+	const struct weight *w = mm->w;
+	if (w->scale_kind == WEIGHT_SCALE_NONE) dst[0] = 1.0f;
 	else {
 		GLM_ASSERT(w->scale_dtype == DTYPE_F32 || w->scale_dtype == DTYPE_BF16);
-		dtype_to_f32(w->scale_dtype, w->scale, cb->scale_buf, (size_t)count);
+		dtype_to_f32(w->scale_dtype, w->scale, dst, (size_t)count);
 	}
-	if (fp8)
-		for (int64_t i = 0; i < count; i++) cb->scale_buf[i] *= 256.0f;
-	mm->scale = cb->scale_buf;
+	if (w->dtype == DTYPE_F8_E4M3)
+		for (int64_t i = 0; i < count; i++) dst[i] *= 256.0f;
+	mm->scale = dst;
+}
+
+/* Appends item it's compute tasks to cb->tasks (the split policy of one matmul, for nth threads). */
+static void mm_split(struct cpu_backend *cb, const struct cpu_matmul *mm, int it, int nth)
+{
+	int64_t rows = mm->rows, rows_per_task;
+	int toks_per_task;
+	if (mm->small) {
+		/* Contiguous row ranges, a few per thread for balance, none smaller than ~64 KiB of
+		 * weights (below that the hand-off costs more than it saves). */
+		int64_t row_bytes = mm->cols * (int64_t)dtype_size(mm->w->dtype);
+		int64_t per = div_up(rows, (int64_t)nth * 4);
+		int64_t min_rows = div_up(65536, row_bytes > 0 ? row_bytes : 1);
+		if (per < min_rows) per = min_rows;
+		rows_per_task = div_up(per, CPU_TILE_MAX_ROWS) * CPU_TILE_MAX_ROWS;
+		toks_per_task = mm->n;
+	} else {
+		rows_per_task = CPU_PACK_ROWS;
+		int64_t rtasks = div_up(rows, rows_per_task);
+		/* Too few row blocks to feed the threads: also split the tokens. */
+		int tblocks = rtasks >= 4 * nth ? 1 : (int)div_up(4 * nth, rtasks);
+		toks_per_task = (int)div_up(div_up(mm->n, tblocks), 4) * 4;
+	}
+	for (int t0 = 0; t0 < mm->n; t0 += toks_per_task)
+		for (int64_t r0 = 0; r0 < rows; r0 += rows_per_task) {
+			if (cb->n_tasks == cb->tasks_cap / sizeof(struct mm_task))
+				cb->tasks = grow_keep(cb->tasks, &cb->tasks_cap, cb->tasks_cap * 2 + 64 * sizeof(struct mm_task));
+			struct mm_task *tk = &((struct mm_task *)cb->tasks)[cb->n_tasks++];
+			tk->item = it, tk->r0 = r0, tk->r1 = r0 + rows_per_task < rows ? r0 + rows_per_task : rows;
+			tk->t0 = t0, tk->t1 = t0 + toks_per_task < mm->n ? t0 + toks_per_task : mm->n;
+		}
+}
+
+static void cpu_matmul_group(struct backend *be, const struct matmul_item *items, int n_items)
+{
+	struct cpu_backend *cb = cpu_of(be);
+	int nth = threadpool_size(cb->tp);
+	if (n_items <= 0) return;
+	/* per item: its cpu_matmul, scale count, prep buffer size */
+	cb->mms = grow(cb->mms, &cb->mms_cap, sizeof(struct cpu_matmul) * (size_t)n_items);
+	cb->bufs = grow(cb->bufs, &cb->bufs_cap, sizeof(void *) * (size_t)n_items);
+	struct cpu_matmul *mms = cb->mms;
+	void **bufs = cb->bufs;
+	int64_t n_scales = 0;
+	size_t xp_bytes = 0;
+	for (int i = 0; i < n_items; i++) {
+		const struct matmul_item *it = &items[i];
+		const struct weight *w = it->w;
+		GLM_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_F16 || w->dtype == DTYPE_BF16 ||
+		           w->dtype == DTYPE_F8_E4M3);
+		struct cpu_matmul *mm = &mms[i];
+		*mm = (struct cpu_matmul){
+			.w = w, .n = it->n, .rows = w->rows, .cols = w->cols, .xp = it->x, .xp_stride = w->cols, .y = it->y,
+			.bias = it->bias,
+		};
+		bufs[i] = NULL;
+		if (it->n <= 0 || w->rows <= 0 || w->cols <= 0) continue;
+		n_scales += mm_scale_layout(mm);
+		mm->bf16_act = cb->bf16_act && w->dtype == DTYPE_BF16 && w->scale_kind == WEIGHT_SCALE_NONE;
+		mm->small = it->n <= CPU_SMALL_N;
+		if (cb->isa->matmul_prep_needed(mm)) xp_bytes += (mm->bf16_act ? 2 : 4) * (size_t)it->n * (size_t)w->cols + 64;
+	}
+	cb->scale_buf = grow(cb->scale_buf, &cb->scale_cap, sizeof(float) * (size_t)(n_scales + 1));
+	cb->xp_buf = grow(cb->xp_buf, &cb->xp_cap, xp_bytes + 1);
+	float *sp = cb->scale_buf;
+	char *xp = cb->xp_buf;
+	cb->n_tasks = 0;
+	for (int i = 0; i < n_items; i++) {
+		const struct matmul_item *it = &items[i];
+		struct cpu_matmul *mm = &mms[i];
+		if (it->n <= 0 || mm->rows <= 0) continue;
+		if (mm->cols <= 0) { /* empty sums: y is the bias (or zero), as in the reference */
+			for (int t = 0; t < it->n; t++)
+				for (int64_t r = 0; r < mm->rows; r++) it->y[(int64_t)t * mm->rows + r] = it->bias ? it->bias[r] : 0.0f;
+			continue;
+		}
+		int64_t count = mm_scale_layout(mm);
+		if (count) mm_scale_fill(mm, sp, count), sp += count;
+		if (!cb->isa->matmul_prep_needed(mm)) continue;
+		/* prep tasks: a few token ranges for big inputs, one for small */
+		bufs[i] = xp;
+		xp += ((mm->bf16_act ? 2 : 4) * (size_t)it->n * (size_t)mm->cols + 64) / 64 * 64;
+		int parts = (int64_t)it->n * mm->cols >= 65536 ? (it->n < nth * 4 ? it->n : nth * 4) : 1;
+		for (int p = 0; p < parts; p++) {
+			if (cb->n_tasks == cb->tasks_cap / sizeof(struct mm_task))
+				cb->tasks = grow_keep(cb->tasks, &cb->tasks_cap, cb->tasks_cap * 2 + 64 * sizeof(struct mm_task));
+			struct mm_task *tk = &((struct mm_task *)cb->tasks)[cb->n_tasks++];
+			tk->item = i, tk->t0 = (int)((int64_t)it->n * p / parts), tk->t1 = (int)((int64_t)it->n * (p + 1) / parts);
+		}
+	}
+	struct mm_job job = {.isa = cb->isa, .mms = mms, .items = items, .bufs = bufs, .scratch = cb->pack};
+	if (cb->n_tasks) {
+		job.tasks = cb->tasks;
+		threadpool_run(cb->tp, mm_prep_task, &job, cb->n_tasks);
+	}
+	cb->n_tasks = 0;
+	for (int i = 0; i < n_items; i++) {
+		struct cpu_matmul *mm = &mms[i];
+		if (mm->n <= 0 || mm->rows <= 0 || mm->cols <= 0) continue;
+		if (bufs[i]) mm->xp = bufs[i];
+		mm_split(cb, mm, i, nth);
+	}
+	job.tasks = cb->tasks;
+	if (cb->n_tasks) threadpool_run(cb->tp, mm_task, &job, cb->n_tasks);
 }
 
 static void cpu_matmul(struct backend *be, float *y, const float *x, int n, const struct weight *w, const float *bias)
 {
-	struct cpu_backend *cb = cpu_of(be);
-	GLM_ASSERT(w->dtype == DTYPE_F32 || w->dtype == DTYPE_F16 || w->dtype == DTYPE_BF16 || w->dtype == DTYPE_F8_E4M3);
-	if (n <= 0 || w->rows <= 0) return;
-	if (w->cols <= 0) { /* empty sums: y is the bias (or zero), as in the reference */
-		for (int t = 0; t < n; t++)
-			for (int64_t i = 0; i < w->rows; i++) y[(int64_t)t * w->rows + i] = bias ? bias[i] : 0.0f;
-		return;
-	}
-	struct cpu_matmul mm = {
-		.w = w, .n = n, .rows = w->rows, .cols = w->cols, .xp = x, .xp_stride = w->cols, .y = y, .bias = bias,
-	};
-	mm_scales(cb, &mm);
-	mm.bf16_act = cb->bf16_act && w->dtype == DTYPE_BF16 && w->scale_kind == WEIGHT_SCALE_NONE;
-	mm.small = n <= CPU_SMALL_N;
-	int nth = threadpool_size(cb->tp);
-	struct mm_job job = {.isa = cb->isa, .mm = &mm, .x = x, .scratch = cb->pack};
-
-	if (cb->isa->matmul_prep_needed(&mm)) {
-		size_t es = mm.bf16_act ? 2 : 4;
-		cb->xp_buf = grow(cb->xp_buf, &cb->xp_cap, es * (size_t)n * (size_t)w->cols);
-		job.buf = cb->xp_buf;
-		int parts = (int64_t)n * w->cols >= 65536 ? (n < nth * 4 ? n : nth * 4) : 1;
-		threadpool_run(cb->tp, mm_prep_task, &job, parts);
-		mm.xp = cb->xp_buf;
-	}
-
-	int64_t rows = w->rows;
-	if (mm.small) {
-		/* Contiguous row ranges, a few per thread for balance, none smaller than ~64 KiB of
-		 * weights (below that the hand-off costs more than it saves). */
-		int64_t row_bytes = w->cols * (int64_t)dtype_size(w->dtype);
-		int64_t per = div_up(rows, (int64_t)nth * 4);
-		int64_t min_rows = div_up(65536, row_bytes > 0 ? row_bytes : 1);
-		if (per < min_rows) per = min_rows;
-		per = div_up(per, CPU_TILE_MAX_ROWS) * CPU_TILE_MAX_ROWS;
-		job.rows_per_task = per;
-		job.toks_per_task = n;
-	} else {
-		int64_t per = CPU_PACK_ROWS;
-		job.rows_per_task = per;
-		int64_t rtasks = div_up(rows, per);
-		/* Too few row blocks to feed the threads: also split the tokens. */
-		int tblocks = rtasks >= 4 * nth ? 1 : (int)div_up(4 * nth, rtasks);
-		int tp = (int)div_up(n, tblocks);
-		tp = (int)div_up(tp, 4) * 4;
-		job.toks_per_task = tp;
-	}
-	job.n_row_tasks = (int)div_up(rows, job.rows_per_task);
-	int n_tasks = job.n_row_tasks * (int)div_up(n, job.toks_per_task);
-	threadpool_run(cb->tp, mm_task, &job, n_tasks);
+	struct matmul_item it = {.y = y, .x = x, .n = n, .w = w, .bias = bias};
+	cpu_matmul_group(be, &it, 1);
 }
 
 /* ---- attention ---- */
@@ -335,6 +406,7 @@ static void cpu_destroy(struct backend *be)
 	free(cb->scratch_cap);
 	free(cb->xp_buf);
 	free(cb->scale_buf);
+	free(cb->mms), free(cb->bufs), free(cb->tasks);
 	free(cb->chunks);
 	free(cb->parts);
 	free(cb);
@@ -343,6 +415,7 @@ static void cpu_destroy(struct backend *be)
 static const struct backend_ops cpu_ops = {
 	.name = "cpu",
 	.matmul = cpu_matmul,
+	.matmul_group = cpu_matmul_group,
 	.rmsnorm = cpu_rmsnorm,
 	.attention = cpu_attention,
 	.silu_mul = cpu_silu_mul,

@@ -43,6 +43,11 @@ void ref_matmul(struct backend *be, float *y, const float *x, int n, const struc
 		}
 }
 
+void ref_matmul_group(struct backend *be, const struct matmul_item *items, int n_items)
+{
+	for (int i = 0; i < n_items; i++) ref_matmul(be, items[i].y, items[i].x, items[i].n, items[i].w, items[i].bias);
+}
+
 void ref_rmsnorm(struct backend *be, float *y, const float *x, int n, int dim, const float *w, float eps)
 {
 	for (int t = 0; t < n; t++) {
@@ -102,6 +107,7 @@ static void ref_destroy(struct backend *be) { free(be); }
 static const struct backend_ops ref_ops = {
 	.name = "ref",
 	.matmul = ref_matmul,
+	.matmul_group = ref_matmul_group,
 	.rmsnorm = ref_rmsnorm,
 	.attention = ref_attention,
 	.silu_mul = ref_silu_mul,
