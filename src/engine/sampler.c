@@ -28,13 +28,15 @@ void sampler_init(struct sampler *s, const struct sampling_params *p, int vocab,
 	s->in_prompt = xcalloc(vocab, 1);
 	s->work = xmalloc(vocab * sizeof *s->work);
 	s->idx = xmalloc(vocab * sizeof *s->idx);
+	s->bucket = xmalloc(vocab * sizeof *s->bucket);
+	s->e = xmalloc(vocab * sizeof *s->e);
 	for (int i = 0; i < n_prompt; i++)
 		if (prompt[i] >= 0 && prompt[i] < vocab) s->in_prompt[prompt[i]] = 1;
 }
 
 void sampler_free(struct sampler *s)
 {
-	free(s->counts), free(s->in_prompt), free(s->work), free(s->idx);
+	free(s->counts), free(s->in_prompt), free(s->work), free(s->idx), free(s->bucket), free(s->e);
 	memset(s, 0, sizeof *s);
 }
 
@@ -85,46 +87,76 @@ static int cmp_desc(const void *a, const void *b)
 	return *(const int32_t *)a - *(const int32_t *)b;
 }
 
-/* The prefix of the vocabulary sorted by logit (descending, ties by id) that top-k / top-p can
- * keep, without sorting all of it: tokens are bucketed by logit below the maximum, buckets are
- * taken from the top until they hold k tokens (top-k) or top_p of the probability mass (top-p, one
- * more bucket as margin against rounding), and only those tokens are sorted. Bucket order agrees
- * with logit order, so the result is a true prefix of the full sort. Returns its length; *total
- * receives the mass of the whole vocabulary (relative to exp(mx)). */
+/* The tokens top-k and then top-p keep, exactly the prefix of the vocabulary sorted by logit
+ * (descending, ties by id) that they keep, found without sorting: tokens are bucketed by logit
+ * below the maximum (bucket order agrees with logit order), whole buckets inside a cut are kept
+ * as they are, and only a bucket a cut passes through is sorted. A flat distribution (random
+ * weights, high temperature) keeps most of the vocabulary, which a full sort would cost tens of
+ * milliseconds per token on the engine thread.
+ * idx receives the kept ids, bucket by bucket; e[i] = exp(w[i] - mx) for every token. Returns
+ * how many are kept; *kept receives their mass (relative to exp(mx)). */
 #define SAMPLE_BUCKETS 4096
 #define SAMPLE_RANGE 40.0f /* logits more than this below the max share the last bucket */
-static int sorted_candidates(const float *w, int V, float mx, int k, float top_p, int32_t *idx, double *total)
+static int select_candidates(const float *w, int V, float mx, int k, float top_p, uint16_t *bucket, double *e,
+                             int32_t *idx, double *kept)
 {
 	static _Thread_local int count[SAMPLE_BUCKETS];
 	static _Thread_local double mass[SAMPLE_BUCKETS];
 	memset(count, 0, sizeof count);
 	memset(mass, 0, sizeof mass);
-	double all = 0;
 	for (int i = 0; i < V; i++) {
 		float d = (mx - w[i]) * (SAMPLE_BUCKETS / SAMPLE_RANGE);
 		int b = d < SAMPLE_BUCKETS - 1 ? (int)d : SAMPLE_BUCKETS - 1;
-		double e = exp((double)w[i] - mx);
-		count[b]++, mass[b] += e, all += e;
+		bucket[i] = (uint16_t)b;
+		e[i] = exp((double)w[i] - mx);
+		count[b]++, mass[b] += e[i];
 	}
-	*total = all;
+	/* the buckets top-k needs: 0..last, the last one possibly in part */
 	int last = SAMPLE_BUCKETS - 1;
-	if (k > 0) {
+	if (k > 0 && k < V) {
 		int c = 0;
 		for (last = 0; last < SAMPLE_BUCKETS - 1 && (c += count[last]) < k; last++) {}
-	} else {
-		double cum = 0;
-		for (last = 0; last < SAMPLE_BUCKETS - 1 && (cum += mass[last]) < top_p * all; last++) {}
-		if (last < SAMPLE_BUCKETS - 1) last++;
+	} else k = V;
+	/* ids in bucket order (a counting sort by bucket), buckets 0..last */
+	int *start = count; /* count[b] becomes bucket b's first position */
+	int pos = 0;
+	for (int b = 0; b <= last; b++) {
+		int c = count[b];
+		start[b] = pos, pos += c;
 	}
-	int n = 0;
-	for (int i = 0; i < V; i++) {
-		float d = (mx - w[i]) * (SAMPLE_BUCKETS / SAMPLE_RANGE);
-		int b = d < SAMPLE_BUCKETS - 1 ? (int)d : SAMPLE_BUCKETS - 1;
-		if (b <= last) idx[n++] = i;
-	}
+	int n = pos;
+	for (int i = 0; i < V; i++)
+		if (bucket[i] <= last) idx[start[bucket[i]]++] = i;
+	/* now start[b] is the end of bucket b (the start of b + 1) */
 	sort_keys = w;
-	qsort(idx, n, sizeof *idx, cmp_desc);
-	return k > 0 && n > k ? k : n;
+	int b0 = last > 0 ? start[last - 1] : 0;
+	bool last_sorted = false;
+	if (n > k) { /* top-k cuts through the last bucket */
+		qsort(idx + b0, n - b0, sizeof *idx, cmp_desc);
+		n = k, last_sorted = true;
+	}
+	double total = 0;
+	for (int b = 0; b < last; b++) total += mass[b];
+	for (int i = b0; i < n; i++) total += e[idx[i]];
+	if (top_p < 1.0f) {
+		/* the smallest prefix of the sorted kept set whose mass reaches top_p: whole buckets
+		 * while they stay short of it, then the crossing bucket sorted and walked (and the next
+		 * one, should rounding leave the walk a hair short) */
+		double target = top_p * total, cum = 0;
+		int b = 0, p0 = 0, i;
+		for (; b < last && cum + mass[b] < target; b++) cum += mass[b], p0 = start[b];
+		for (;; b++) {
+			int p1 = b < last ? start[b] : n;
+			if (b < last || !last_sorted) qsort(idx + p0, p1 - p0, sizeof *idx, cmp_desc);
+			for (i = p0; i < p1 && cum < target;) cum += e[idx[i++]];
+			if (cum >= target || b >= last) break;
+			p0 = p1;
+		}
+		n = i;
+		total = cum;
+	}
+	*kept = total;
+	return n;
 }
 
 int32_t sampler_sample(struct sampler *s, const float *logits)
@@ -142,34 +174,12 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
 		}
 	if (p->temperature < 1e-5f) return logits_argmax(w, V);
 	for (int i = 0; i < V; i++) w[i] /= p->temperature;
-	/* candidates sorted by logit, most likely first; only as many as the filters need */
-	int n = V;
+	/* what top-k and top-p keep */
 	int32_t *idx = s->idx;
-	bool top_k = p->top_k > 0 && p->top_k < V;
 	float mx = w[logits_argmax(w, V)];
-	double total = 0;
-	if (top_k || p->top_p < 1.0f) {
-		n = sorted_candidates(w, V, mx, top_k ? p->top_k : 0, p->top_p, idx, &total);
-		if (top_k) {
-			total = 0;
-			for (int i = 0; i < n; i++) total += exp((double)w[idx[i]] - mx);
-		}
-	} else {
-		for (int i = 0; i < V; i++) idx[i] = i, total += exp((double)w[i] - mx);
-	}
-	if (p->top_p < 1.0f) {
-		/* keep the smallest prefix whose probability reaches top_p */
-		double cum = 0;
-		int keep = 0;
-		while (keep < n) {
-			cum += exp((double)w[idx[keep]] - mx) / total;
-			keep++;
-			if (cum >= p->top_p) break;
-		}
-		n = keep;
-		total = 0;
-		for (int i = 0; i < n; i++) total += exp((double)w[idx[i]] - mx);
-	}
+	double total;
+	int n = select_candidates(w, V, mx, p->top_k > 0 && p->top_k < V ? p->top_k : 0, p->top_p, s->bucket, s->e, idx,
+	                          &total);
 	if (p->min_p > 0.0f) {
 		/* drop tokens less likely than min_p times the most likely one */
 		float cut = mx + logf(p->min_p);
@@ -178,11 +188,11 @@ int32_t sampler_sample(struct sampler *s, const float *logits)
 			if (w[idx[i]] >= cut) idx[m++] = idx[i];
 		n = m;
 		total = 0;
-		for (int i = 0; i < n; i++) total += exp((double)w[idx[i]] - mx);
+		for (int i = 0; i < n; i++) total += s->e[idx[i]];
 	}
 	double u = rng_uniform(&s->rng) * total, acc = 0;
 	for (int i = 0; i < n; i++) {
-		acc += exp((double)w[idx[i]] - mx);
+		acc += s->e[idx[i]];
 		if (u < acc) return idx[i];
 	}
 	return idx[n - 1];

@@ -34,6 +34,8 @@ struct sampler {
 	uint8_t *in_prompt; /* [vocab] 1 if the token occurs in the prompt */
 	float *work;        /* [vocab] */
 	int32_t *idx;       /* [vocab] */
+	uint16_t *bucket;   /* [vocab] */
+	double *e;          /* [vocab] exp(logit - max) */
 };
 
 void sampler_init(struct sampler *s, const struct sampling_params *p, int vocab, const int32_t *prompt, int n_prompt);

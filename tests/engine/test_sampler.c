@@ -141,59 +141,70 @@ int main(void)
 	CHECK(sampler_sample(&s, neg) == 1); /* -1.0 * 1.5 = -1.5 < -1.2 */
 	sampler_free(&s);
 
-	/* a large vocabulary (where the sampler selects candidates by buckets instead of sorting
-	 * everything): the kept set and its frequencies must equal a brute-force full sort's */
+	/* a large vocabulary (where the sampler selects candidates by buckets and sorts only the
+	 * buckets a cut passes through): the kept set and its frequencies must equal a brute-force
+	 * full sort's, for top-p, top-k, both (top-p over the top-k set), and a flat distribution
+	 * where top-p keeps almost everything */
 	{
 		enum { BV = 20000 };
 		static float big[BV];
 		static int32_t order[BV];
 		static int cnt[BV];
-		struct rng r;
-		rng_seed(&r, 99);
-		for (int i = 0; i < BV; i++) big[i] = (float)(rng_normal(&r) * 2.5), order[i] = i;
-		big[123] = big[124] = 9.0f; /* a tie at the top */
-		ref_keys = big; /* brute force: sort the whole vocabulary (descending, ties by id) */
-		qsort(order, BV, sizeof *order, ref_desc);
-		double mxb = big[order[0]], zall = 0;
-		for (int i = 0; i < BV; i++) zall += exp(big[i] - mxb);
-		const float tps[2] = {0.3f, 0.6f};
-		for (int c = 0; c < 3; c++) {
+		const struct {
+			double sd;
+			int top_k;
+			float top_p;
+		} cases[] = {{2.5, 0, 0.3f}, {2.5, 0, 0.6f}, {2.5, 40, 1.0f}, {2.5, 500, 0.5f}, {0.3, 0, 0.95f}, {0.3, 15000, 0.9f}};
+		for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+			struct rng r;
+			rng_seed(&r, 99 + c);
+			for (int i = 0; i < BV; i++) big[i] = (float)(rng_normal(&r) * cases[c].sd), order[i] = i;
+			float top = big[0];
+			for (int i = 1; i < BV; i++) top = big[i] > top ? big[i] : top;
+			big[123] = big[124] = top; /* a tie at the top */
+			big[777] = big[778] = big[779] = 0.1f;        /* ties in the middle, where a cut may fall */
+			ref_keys = big; /* brute force: sort the whole vocabulary (descending, ties by id) */
+			qsort(order, BV, sizeof *order, ref_desc);
+			double mxb = big[order[0]];
+			int keep = cases[c].top_k > 0 ? cases[c].top_k : BV;
+			double z = 0;
+			for (int i = 0; i < keep; i++) z += exp(big[order[i]] - mxb);
+			if (cases[c].top_p < 1.0f) {
+				double cum = 0, zk = z;
+				int kp = 0;
+				z = 0;
+				while (kp < keep) {
+					cum += exp(big[order[kp]] - mxb) / zk;
+					z += exp(big[order[kp]] - mxb);
+					kp++;
+					if (cum >= cases[c].top_p) break;
+				}
+				keep = kp;
+			}
 			sampling_params_default(&sp);
 			sp.has_seed = true, sp.seed = 7 + c;
-			int keep = 0;
-			double z = 0;
-			if (c < 2) { /* top-p */
-				sp.top_p = tps[c];
-				double cum = 0;
-				while (keep < BV) {
-					cum += exp(big[order[keep]] - mxb) / zall;
-					z += exp(big[order[keep]] - mxb);
-					keep++;
-					if (cum >= sp.top_p) break;
-				}
-			} else { /* top-k */
-				sp.top_k = 40;
-				keep = 40;
-				for (int i = 0; i < keep; i++) z += exp(big[order[i]] - mxb);
-			}
+			sp.top_k = cases[c].top_k, sp.top_p = cases[c].top_p;
 			struct sampler sb;
 			sampler_init(&sb, &sp, BV, NULL, 0);
 			memset(cnt, 0, sizeof cnt);
 			int N = 8000, outside = 0;
 			for (int t = 0; t < N; t++) cnt[sampler_sample(&sb, big)]++;
 			for (int i = keep; i < BV; i++) outside += cnt[order[i]];
-			CHECK_MSG(outside == 0, "large vocab case %d: %d draws outside the kept set of %d", c, outside, keep);
+			CHECK_MSG(outside == 0, "large vocab case %zu: %d draws outside the kept set of %d", c, outside, keep);
 			/* tokens expected >= 10 times are checked one by one (5 standard errors); the rarer
-			 * ones together, as one aggregate frequency */
+			 * ones together, as one aggregate frequency; and the kept set's weakest tenth as a
+			 * group, so that a cut too early (tokens missing at the end) fails too */
 			int bad = 0;
-			double tail_p = 0, tail_f = 0;
+			double tail_p = 0, tail_f = 0, end_p = 0, end_f = 0;
 			for (int i = 0; i < keep; i++) {
 				double pi = exp(big[order[i]] - mxb) / z, f = (double)cnt[order[i]] / N;
+				if (i >= keep - keep / 10 - 1) end_p += pi, end_f += f;
 				if (pi * N < 10) tail_p += pi, tail_f += f;
 				else if (fabs(f - pi) > 5 * sqrt(pi * (1 - pi) / N)) bad++;
 			}
 			if (fabs(tail_f - tail_p) > 5 * sqrt(tail_p * (1 - tail_p) / N) + 1e-9) bad++;
-			CHECK_MSG(bad == 0, "large vocab case %d: %d of %d kept tokens off their probability", c, bad, keep);
+			if (fabs(end_f - end_p) > 5 * sqrt(end_p * (1 - end_p) / N) + 1e-9) bad++;
+			CHECK_MSG(bad == 0, "large vocab case %zu: %d of %d kept tokens off their probability", c, bad, keep);
 			sampler_free(&sb);
 		}
 	}
