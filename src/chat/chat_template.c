@@ -166,7 +166,8 @@ struct chat_template *chat_template_create(const char *model_dir, const char *ov
 	free(json_path);
 	if (cfg) {
 		t = from_tokenizer_config(cfg_path, cfg, e);
-		if (!t && !json_object_get(cfg, "chat_template"))
+		const json_t *ct = json_object_get(cfg, "chat_template");
+		if (!t && (!ct || json_is_null(ct))) /* absent or null: nothing to say about the key itself */
 			err_set(e, "%s: no chat template (no chat_template.jinja, chat_template.json or tokenizer_config.json "
 			           "\"chat_template\"); pass --chat-template",
 			        model_dir);

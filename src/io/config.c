@@ -3,6 +3,7 @@
 #include "io/config.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,12 @@ static int get_int(struct ctx *c, const char *key, bool required, int def)
 		if (!c->rc) c->rc = err_set(c->e, "%s: key \"%s\" must be an integer", c->file, key);
 		return def;
 	}
-	return (int)json_integer_value(v);
+	json_int_t x = json_integer_value(v);
+	if (x < INT_MIN || x > INT_MAX) {
+		if (!c->rc) c->rc = err_set(c->e, "%s: key \"%s\" = %lld is out of range", c->file, key, (long long)x);
+		return def;
+	}
+	return (int)x;
 }
 
 static double get_num(struct ctx *c, const char *key, double def)
@@ -64,7 +70,7 @@ static void add_ids(struct model_config *cfg, json_t *v)
 	json_t *x;
 	json_array_foreach(v, i, x)
 	{
-		if (!json_is_integer(x)) continue;
+		if (!json_is_integer(x) || json_integer_value(x) < 0 || json_integer_value(x) > INT32_MAX) continue;
 		int32_t id = (int32_t)json_integer_value(x);
 		bool have = false;
 		for (int k = 0; k < cfg->n_eos; k++) have |= cfg->eos_ids[k] == id;
@@ -81,8 +87,13 @@ static void parse_quant(struct model_config *cfg, struct ctx *c)
 	json_t *bs = json_object_get(q, "weight_block_size");
 	if (method && !strcmp(method, "fp8") && json_is_array(bs) && json_array_size(bs) == 2) {
 		cfg->quant = QUANT_KIND_FP8_BLOCK;
-		cfg->quant_block[0] = (int)json_integer_value(json_array_get(bs, 0));
-		cfg->quant_block[1] = (int)json_integer_value(json_array_get(bs, 1));
+		for (int i = 0; i < 2; i++) {
+			json_int_t b = json_integer_value(json_array_get(bs, i));
+			if ((b < 1 || b > 1 << 20) && !c->rc)
+				c->rc = err_set(c->e, "%s: quantization_config.weight_block_size must be two integers in 1..%d",
+				                c->file, 1 << 20);
+			cfg->quant_block[i] = (int)b;
+		}
 	} else if (method && !strcmp(method, "compressed-tensors")) {
 		cfg->quant = QUANT_KIND_FP8_CHANNEL;
 	} else if (!c->rc) {
@@ -157,7 +168,30 @@ int model_config_parse(struct model_config *cfg, const char *config_json, const 
 		if (rt && strcmp(rt, "default") != 0 && !c.rc)
 			c.rc = err_set(e, "%s: rope type \"%s\" is not supported (GLM releases use the default type)", name, rt);
 	}
-	cfg->rot_dim = (int)(cfg->head_dim * cfg->partial_rotary_factor);
+	float prf = cfg->partial_rotary_factor;
+	if (!(prf >= 0.0f && prf <= 1.0f) && !c.rc) /* also NaN */
+		c.rc = err_set(e, "%s: partial_rotary_factor %g must be in [0, 1]", name, prf);
+	cfg->rot_dim = c.rc ? 0 : (int)((double)cfg->head_dim * prf);
+	if (!c.rc && (!(cfg->rope_theta > 0) || !isfinite(cfg->rope_theta) || !(cfg->rms_norm_eps >= 0) ||
+	              !isfinite(cfg->rms_norm_eps) || !isfinite(cfg->routed_scaling_factor)))
+		c.rc = err_set(e, "%s: rope_theta must be positive, rms_norm_eps non-negative, routed_scaling_factor finite",
+		               name);
+	const struct {
+		const char *key;
+		int value, min;
+	} lim[] = {
+		{"intermediate_size", cfg->ffn_dim, 0}, {"moe_intermediate_size", cfg->moe_ffn_dim, 0},
+		{"n_routed_experts", cfg->n_experts, 0}, {"num_experts_per_tok", cfg->n_experts_used, 0},
+		{"n_shared_experts", cfg->n_shared_experts, 0}, {"n_group", cfg->n_group, 1},
+		{"topk_group", cfg->topk_group, 1}, {"first_k_dense_replace", cfg->first_k_dense_replace, 0},
+		{"max_position_embeddings", cfg->max_position_embeddings, 1}, {"num_nextn_predict_layers", cfg->n_nextn_layers, 0},
+		{"q_lora_rank", cfg->q_lora_rank, 0}, {"kv_lora_rank", cfg->kv_lora_rank, 0},
+		{"qk_nope_head_dim", cfg->qk_nope_head_dim, 0}, {"qk_rope_head_dim", cfg->qk_rope_head_dim, 0},
+		{"v_head_dim", cfg->v_head_dim, 0},
+	};
+	for (size_t i = 0; i < sizeof lim / sizeof *lim && !c.rc; i++)
+		if (lim[i].value < lim[i].min)
+			c.rc = err_set(e, "%s: %s = %d must be at least %d", name, lim[i].key, lim[i].value, lim[i].min);
 
 	cfg->pad_id = get_int(&c, "pad_token_id", false, -1);
 	cfg->bos_id = get_int(&c, "bos_token_id", false, -1);
@@ -192,8 +226,13 @@ int model_config_parse(struct model_config *cfg, const char *config_json, const 
 		if ((v = json_object_get(g, "eos_token_id"))) add_ids(cfg, v);
 		if (json_is_number(v = json_object_get(g, "temperature"))) cfg->gen_temperature = json_number_value(v);
 		if (json_is_number(v = json_object_get(g, "top_p"))) cfg->gen_top_p = json_number_value(v);
-		if (json_is_integer(v = json_object_get(g, "top_k"))) cfg->gen_top_k = json_integer_value(v);
-		if (cfg->pad_id < 0 && json_is_integer(v = json_object_get(g, "pad_token_id"))) cfg->pad_id = json_integer_value(v);
+		/* out-of-range values are ignored like absent ones: these only set request defaults */
+		if (json_is_integer(v = json_object_get(g, "top_k")) && json_integer_value(v) >= 0 &&
+		    json_integer_value(v) <= INT_MAX)
+			cfg->gen_top_k = (int)json_integer_value(v);
+		if (cfg->pad_id < 0 && json_is_integer(v = json_object_get(g, "pad_token_id")) && json_integer_value(v) >= 0 &&
+		    json_integer_value(v) <= INT32_MAX)
+			cfg->pad_id = (int32_t)json_integer_value(v);
 		json_decref(g);
 	}
 	return 0;

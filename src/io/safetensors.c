@@ -94,8 +94,10 @@ static int parse_header(struct safetensors *st, int file_idx, const char *hdr, s
 		for (int i = 0; i < t.ndim; i++) {
 			json_t *d = json_array_get(js, i);
 			if (!json_is_integer(d) || json_integer_value(d) < 0) bad = true;
-			else t.shape[i] = json_integer_value(d), numel *= t.shape[i];
+			else if (t.shape[i] = json_integer_value(d), __builtin_mul_overflow(numel, t.shape[i], &numel)) bad = true;
 		}
+		int64_t nbytes = 0;
+		if (!bad && __builtin_mul_overflow(numel, (int64_t)dtype_size(dt), &nbytes)) bad = true;
 		json_t *b = json_array_get(jo, 0), *en = json_array_get(jo, 1);
 		if (bad || !json_is_integer(b) || !json_is_integer(en)) {
 			rc = err_set(e, "%s: tensor '%s': malformed shape or data_offsets", path, key);
@@ -107,7 +109,7 @@ static int parse_header(struct safetensors *st, int file_idx, const char *hdr, s
 			             path, key, (long long)begin, (long long)end, data_size);
 			break;
 		}
-		if ((uint64_t)(end - begin) != (uint64_t)numel * dtype_size(dt)) {
+		if (end - begin != nbytes) {
 			rc = err_set(e, "%s: tensor '%s': %lld bytes for %lld elements of %s", path, key,
 			             (long long)(end - begin), (long long)numel, dtype_name(dt));
 			break;
@@ -200,6 +202,7 @@ int safetensors_open_dir(struct safetensors *st, const char *dir, struct err *e)
 				for (size_t i = 0; i < n_shards && !seen; i++) seen = !strcmp(shards[i], f);
 				if (!seen) shards = xrealloc(shards, (n_shards + 1) * sizeof *shards), shards[n_shards++] = xstrdup(f);
 			}
+		if (!rc && !n_shards) rc = err_set(e, "%s: weight_map lists no tensors", index_path);
 		if (!rc) qsort(shards, n_shards, sizeof *shards, cmp_str);
 		for (size_t i = 0; i < n_shards && !rc; i++) {
 			char *p = path_join(dir, shards[i]);

@@ -12,6 +12,11 @@
 
 #include "tokenizer/tokenizer_internal.h"
 
+/* Ids index dense per-id tables, so a sparse id far beyond the vocabulary would cost memory
+ * in proportion: ids stay below 2^24 (16.7M; GLM's vocabulary is 151552, the largest in use
+ * today are a few hundred thousand). */
+#define TOKENIZER_MAX_ID (1 << 24)
+
 enum tokenizer_decoder {
 	TOKENIZER_DECODER_NONE,       /* HF with no decoder: tokens joined with " " */
 	TOKENIZER_DECODER_BYTE_LEVEL, /* GPT-2 chars back to bytes */
@@ -233,8 +238,8 @@ static int load_model(struct tokenizer *t, json_t *model, struct err *e)
 	json_t *val;
 	json_object_keylen_foreach(vocab, key, klen, val)
 	{
-		if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= INT32_MAX)
-			return err_set(e, "model.vocab[\"%.*s\"]: id is not an integer in [0, 2^31)", (int)klen, key);
+		if (!json_is_integer(val) || json_integer_value(val) < 0 || json_integer_value(val) >= TOKENIZER_MAX_ID)
+			return err_set(e, "model.vocab[\"%.*s\"]: id is not an integer in [0, 2^24)", (int)klen, key);
 		tokmap_str_put(&m->vocab, key, klen, (int32_t)json_integer_value(val));
 	}
 	m->n_vocab = m->vocab.n;
@@ -363,8 +368,8 @@ static int load_added(struct tokenizer *t, json_t *list, struct err *e)
 			rc = err_set(e, "%s.content: missing or not a string", where);
 			break;
 		}
-		if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) >= INT32_MAX) {
-			rc = err_set(e, "%s.id: missing or not an integer in [0, 2^31)", where);
+		if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) >= TOKENIZER_MAX_ID) {
+			rc = err_set(e, "%s.id: missing or not an integer in [0, 2^24)", where);
 			break;
 		}
 		struct added_token *a = &toks[i];
