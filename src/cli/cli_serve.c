@@ -10,6 +10,7 @@
  * sigwait, because threads started before main — a sanitizer's, say — would otherwise take the
  * signal with its default action). */
 #include <errno.h>
+#include <jansson.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -119,13 +120,14 @@ static bool checkpoint_lacks_template(const char *dir)
 		free(p);
 		if (there) return false;
 	}
+	/* a "chat_template": null there is no template either (transformers treats it so) */
 	char *p = path_join(dir, "tokenizer_config.json");
-	struct buf b;
-	buf_init(&b);
-	struct err e;
-	bool has = file_exists(p) && !file_read_all(p, &b, &e) && b.data && strstr(b.data, "\"chat_template\"");
+	bool there = file_exists(p);
+	json_t *cfg = there ? json_load_file(p, 0, NULL) : NULL;
+	const json_t *ct = json_object_get(cfg, "chat_template");
+	bool has = there && (!cfg || (ct && !json_is_null(ct))); /* unreadable: let the loader say why */
+	json_decref(cfg);
 	free(p);
-	buf_free(&b);
 	return !has;
 }
 

@@ -128,4 +128,40 @@ try:
 finally:
     status = srv.stop()
 check(status == 0, "glm serve exited cleanly on SIGTERM (%s)" % status)
+
+# ---- a checkpoint whose tokenizer_config.json says "chat_template": null has no template: glm serve
+# starts, /v1/completions works, /v1/chat/completions answers 400 saying so ----
+import shutil  # noqa: E402
+import urllib.error  # noqa: E402
+import urllib.request  # noqa: E402
+
+bare = os.path.join(args.tmp, "tiny-null-template")
+shutil.rmtree(bare, ignore_errors=True)
+shutil.copytree(ckpt, bare)
+os.remove(os.path.join(bare, "chat_template.jinja"))
+tc_path = os.path.join(bare, "tokenizer_config.json")
+tc = json.load(open(tc_path))
+tc["chat_template"] = None
+json.dump(tc, open(tc_path, "w"))
+
+
+def post(base, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+srv = Proc([args.glm, "serve", "--model", bare, "--host", "127.0.0.1", "--port", "0"], timeout=120, env=env)
+try:
+    code, body = post(srv.base, "/v1/chat/completions", {"model": bare, "messages": [{"role": "user", "content": "hi"}]})
+    check(code == 400 and "no chat template" in body.get("error", {}).get("message", ""),
+          "null chat_template: chat answers 400 naming the missing template (%s %s)" % (code, body))
+    code, body = post(srv.base, "/v1/completions", {"model": bare, "prompt": "hi", "max_tokens": 2})
+    check(code == 200 and body.get("usage", {}).get("completion_tokens") == 2, "null chat_template: completions work")
+finally:
+    status = srv.stop()
+check(status == 0, "glm serve (no template) exited cleanly (%s)" % status)
 finish()
