@@ -336,10 +336,11 @@ static void moe(struct model *mdl, struct backend *be, struct scratch *s, const 
 
 	memset(y, 0, (size_t)n * D * sizeof(float));
 	int cap = MOE_PAIRS_PER_GROUP > n ? MOE_PAIRS_PER_GROUP : n; /* one expert has at most n pairs */
-	float *xe = scratch_f32(s, S_XE, (size_t)cap * D);        /* gathered inputs [pairs][D] */
-	float *ye = scratch_f32(s, S_YE, (size_t)cap * D);        /* expert outputs [pairs][D] */
-	float *hg = scratch_f32(s, S_MLP, (size_t)cap * F);       /* [pairs][F] */
-	float *hu = scratch_f32(s, S_MLP + 1, (size_t)cap * F);
+	size_t rows = (size_t)(A < cap ? A : cap);                /* most pairs in one group */
+	float *xe = scratch_f32(s, S_XE, rows * D);               /* gathered inputs [pairs][D] */
+	float *ye = scratch_f32(s, S_YE, (rows > (size_t)n ? rows : n) * D); /* expert outputs [pairs][D]; shared [n][D] */
+	float *hg = scratch_f32(s, S_MLP, rows * F);              /* [pairs][F] */
+	float *hu = scratch_f32(s, S_MLP + 1, rows * F);
 	struct matmul_item *it = scratch_get(s, S_ITEMS, 2 * (size_t)E * sizeof *it);
 	for (int x0 = 0, x1; x0 < E; x0 = x1) {
 		/* the group: experts x0..x1-1, as many as fit cap pairs */
