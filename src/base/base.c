@@ -222,6 +222,20 @@ int utf8_encode(uint32_t cp, char *out)
 	return 4;
 }
 
+void buf_put_utf8(struct buf *b, uint32_t cp)
+{
+	char tmp[4];
+	buf_append(b, tmp, (size_t)utf8_encode(cp, tmp));
+}
+
+int hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
 size_t utf8_complete_prefix(const char *s, size_t n)
 {
 	/* Look back at most 3 bytes for a lead byte whose sequence is not complete yet. */

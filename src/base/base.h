@@ -74,6 +74,10 @@ double time_now(void);
 int utf8_decode(const char *s, size_t n, uint32_t *cp);
 /* Writes cp as UTF-8 into out (4 bytes room), returns the length. */
 int utf8_encode(uint32_t cp, char *out);
+/* Appends cp as UTF-8. */
+void buf_put_utf8(struct buf *b, uint32_t cp);
+/* The value of a hexadecimal digit (either case), -1 for any other character. */
+int hex_digit_value(int c);
 /* Length of the longest prefix of s[0..n) that does not end inside an incomplete (but so far
  * valid) multi-byte sequence: what an incremental decoder may emit now. */
 size_t utf8_complete_prefix(const char *s, size_t n);

@@ -148,12 +148,6 @@ static struct jinja_value *str_new(struct buf *b, bool markup)
 
 static bool is_markup(const struct jinja_value *v) { return v->type == JINJA_TYPE_STRING && (v->flags & JV_FLAG_MARKUP); }
 
-static void utf8_put(struct buf *b, uint32_t cp)
-{
-	char tmp[4];
-	buf_append(b, tmp, (size_t)utf8_encode(cp, tmp));
-}
-
 /* ---- case mapping (full Unicode mappings from jinja_unicode.c) */
 
 static int case_upper(const char *s, size_t n, struct buf *o)
@@ -2015,7 +2009,7 @@ int jinja_percent_format(struct jinja_value *fmtv, struct jinja_value *args, str
 			if (is_int(arg)) {
 				int64_t c = jinja_int_value(arg);
 				if (c < 0 || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) rc = err_set(e, "OverflowError: %%c arg not in range(0x110000)");
-				else utf8_put(&piece, (uint32_t)c);
+				else buf_put_utf8(&piece, (uint32_t)c);
 			} else if (arg->type == JINJA_TYPE_STRING && ju_count(arg->u.s.p, arg->u.s.len) == 1) {
 				buf_append(&piece, arg->u.s.p, arg->u.s.len);
 			} else {

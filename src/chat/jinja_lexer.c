@@ -232,20 +232,6 @@ static size_t match_int(const char *s, size_t i, size_t n, int *base)
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
-static void put_cp(struct buf *b, uint32_t cp)
-{
-	char tmp[4];
-	buf_append(b, tmp, (size_t)utf8_encode(cp, tmp));
-}
-
 /* Decodes a string literal body the way jinja2 does:
  * value.encode("ascii", "backslashreplace").decode("unicode-escape"). */
 static int decode_string(struct lexer *lx, size_t pos, const char *body, size_t len, struct buf *out)
@@ -293,7 +279,7 @@ static int decode_string(struct lexer *lx, size_t pos, const char *body, size_t 
 			int want = c == 'x' ? 2 : c == 'u' ? 4 : 8;
 			uint32_t v = 0;
 			for (int d = 0; d < want; d++) {
-				int h = i + (size_t)d < n ? hexval(s[i + d]) : -1;
+				int h = i + (size_t)d < n ? hex_digit_value((unsigned char)s[i + d]) : -1;
 				if (h < 0) {
 					rc = lx_fail(lx, pos, "truncated \\%c escape in string literal", c);
 					goto done;
@@ -309,7 +295,7 @@ static int decode_string(struct lexer *lx, size_t pos, const char *body, size_t 
 				rc = lx_fail(lx, pos, "unsupported: surrogate code point escape in string literal");
 				goto done;
 			}
-			put_cp(out, v);
+			buf_put_utf8(out, v);
 			break;
 		}
 		case 'N': rc = lx_fail(lx, pos, "unsupported: \\N{...} escape in string literal"); goto done;
@@ -317,7 +303,7 @@ static int decode_string(struct lexer *lx, size_t pos, const char *body, size_t 
 			if (c >= '0' && c <= '7') {
 				uint32_t v = (uint32_t)(c - '0');
 				for (int d = 0; d < 2 && i < n && s[i] >= '0' && s[i] <= '7'; d++) v = v * 8 + (uint32_t)(s[i++] - '0');
-				put_cp(out, v);
+				buf_put_utf8(out, v);
 			} else {
 				buf_putc(out, '\\');
 				buf_putc(out, c);

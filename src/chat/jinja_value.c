@@ -921,13 +921,9 @@ void ju_case(uint32_t cp, const struct jinja_case_map *map, size_t n, struct buf
 		if (cp < map[mid].cp) hi = mid;
 		else if (cp > map[mid].cp) lo = mid + 1;
 		else {
-			for (int k = 0; k < map[mid].n; k++) {
-				char tmp[4];
-				buf_append(out, tmp, (size_t)utf8_encode(map[mid].to[k], tmp));
-			}
+			for (int k = 0; k < map[mid].n; k++) buf_put_utf8(out, map[mid].to[k]);
 			return;
 		}
 	}
-	char tmp[4];
-	buf_append(out, tmp, (size_t)utf8_encode(cp, tmp));
+	buf_put_utf8(out, cp);
 }

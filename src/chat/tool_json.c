@@ -170,31 +170,18 @@ static bool jp_lit(struct jparse *p, const char *w)
 	return true;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
 
 static bool hex4(const char *s, size_t avail, uint32_t *out)
 {
 	if (avail < 4) return false;
 	uint32_t v = 0;
 	for (int k = 0; k < 4; k++) {
-		int h = hexval((unsigned char)s[k]);
+		int h = hex_digit_value((unsigned char)s[k]);
 		if (h < 0) return false;
 		v = v * 16 + (uint32_t)h;
 	}
 	*out = v;
 	return true;
-}
-
-static void put_cp(struct buf *b, uint32_t cp)
-{
-	char tmp[4];
-	buf_append(b, tmp, (size_t)utf8_encode(cp, tmp));
 }
 
 /* A JSON string body after the opening quote; fills out, leaves p after the closing quote. */
@@ -237,7 +224,7 @@ static bool jp_string(struct jparse *p, struct buf *out)
 					p->i += 6;
 				}
 			}
-			put_cp(out, cp);
+			buf_put_utf8(out, cp);
 			break;
 		}
 		default: return false;
@@ -367,7 +354,7 @@ static char *base_to_decimal(const char *digits, size_t n, int base)
 	size_t cap = n / 2 + 2, used = 1;
 	uint32_t *limb = xcalloc(cap, sizeof *limb);
 	for (size_t i = 0; i < n; i++) {
-		uint64_t carry = (uint64_t)hexval((unsigned char)digits[i]);
+		uint64_t carry = (uint64_t)hex_digit_value((unsigned char)digits[i]);
 		for (size_t k = 0; k < used; k++) {
 			uint64_t x = (uint64_t)limb[k] * (uint64_t)base + carry;
 			limb[k] = (uint32_t)(x % 1000000000u);
@@ -405,7 +392,7 @@ static bool scan_digitpart(const char *s, size_t n, size_t *i, int base, struct 
 	for (;;) {
 		if (j < n && s[j] == '_' && any) j++;
 		else if (j < n && s[j] == '_') return false;
-		int h = j < n ? hexval((unsigned char)s[j]) : -1;
+		int h = j < n ? hex_digit_value((unsigned char)s[j]) : -1;
 		if (h < 0 || h >= base) {
 			if (j > *i && s[j - 1] == '_') return false; /* trailing underscore */
 			break;
@@ -597,13 +584,13 @@ static bool lp_string_one(struct lparse *p, bool raw, struct buf *out)
 			int k = e == 'x' ? 2 : e == 'u' ? 4 : 8;
 			uint32_t cp = 0;
 			for (int j = 0; j < k; j++) {
-				int h = p->i < p->n ? hexval((unsigned char)p->s[p->i]) : -1;
+				int h = p->i < p->n ? hex_digit_value((unsigned char)p->s[p->i]) : -1;
 				if (h < 0) return false;
 				cp = cp * 16 + (uint32_t)h;
 				p->i++;
 			}
 			if (cp > 0x10FFFF) return false;
-			put_cp(out, cp);
+			buf_put_utf8(out, cp);
 			break;
 		}
 		case 'N': return false; /* \N{name}: not supported */
@@ -612,7 +599,7 @@ static bool lp_string_one(struct lparse *p, bool raw, struct buf *out)
 				uint32_t cp = (uint32_t)(e - '0');
 				for (int j = 0; j < 2 && p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '7'; j++)
 					cp = cp * 8 + (uint32_t)(p->s[p->i++] - '0');
-				put_cp(out, cp);
+				buf_put_utf8(out, cp);
 			} else {
 				/* Unknown escapes keep the backslash (Python warns, then does this). */
 				buf_putc(out, '\\');
