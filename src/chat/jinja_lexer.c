@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "chat/jinja_internal.h"
+#include "chat/py_escape.h"
 
 char *jinja_lex_normalize(const char *src, size_t len, size_t *out_len)
 {
@@ -259,58 +260,16 @@ static int decode_string(struct lexer *lx, size_t pos, const char *body, size_t 
 			rc = lx_fail(lx, pos, "\\ at end of string");
 			break;
 		}
-		char c = s[i + 1];
-		i += 2;
-		switch (c) {
-		case '\n': break;
-		case '\\': buf_putc(out, '\\'); break;
-		case '\'': buf_putc(out, '\''); break;
-		case '"': buf_putc(out, '"'); break;
-		case 'a': buf_putc(out, '\a'); break;
-		case 'b': buf_putc(out, '\b'); break;
-		case 'f': buf_putc(out, '\f'); break;
-		case 'n': buf_putc(out, '\n'); break;
-		case 'r': buf_putc(out, '\r'); break;
-		case 't': buf_putc(out, '\t'); break;
-		case 'v': buf_putc(out, '\v'); break;
-		case 'x':
-		case 'u':
-		case 'U': {
-			int want = c == 'x' ? 2 : c == 'u' ? 4 : 8;
-			uint32_t v = 0;
-			for (int d = 0; d < want; d++) {
-				int h = i + (size_t)d < n ? hex_digit_value((unsigned char)s[i + d]) : -1;
-				if (h < 0) {
-					rc = lx_fail(lx, pos, "truncated \\%c escape in string literal", c);
-					goto done;
-				}
-				v = v * 16 + (uint32_t)h;
-			}
-			i += (size_t)want;
-			if (v > 0x10ffff) {
-				rc = lx_fail(lx, pos, "illegal Unicode character in string literal");
-				goto done;
-			}
-			if (v >= 0xd800 && v <= 0xdfff) {
-				rc = lx_fail(lx, pos, "unsupported: surrogate code point escape in string literal");
-				goto done;
-			}
-			buf_put_utf8(out, v);
-			break;
-		}
-		case 'N': rc = lx_fail(lx, pos, "unsupported: \\N{...} escape in string literal"); goto done;
-		default:
-			if (c >= '0' && c <= '7') {
-				uint32_t v = (uint32_t)(c - '0');
-				for (int d = 0; d < 2 && i < n && s[i] >= '0' && s[i] <= '7'; d++) v = v * 8 + (uint32_t)(s[i++] - '0');
-				buf_put_utf8(out, v);
-			} else {
-				buf_putc(out, '\\');
-				buf_putc(out, c);
-			}
-		}
+		char c = s[++i];
+		uint32_t cp;
+		enum py_escape r = py_escape_decode(s, n, &i, out, &cp);
+		if (r == PY_ESCAPE_TRUNCATED) rc = lx_fail(lx, pos, "truncated \\%c escape in string literal", c);
+		else if (r == PY_ESCAPE_RANGE) rc = lx_fail(lx, pos, "illegal Unicode character in string literal");
+		else if (r == PY_ESCAPE_NAMED) rc = lx_fail(lx, pos, "unsupported: \\N{...} escape in string literal");
+		else if (cp >= 0xd800 && cp <= 0xdfff)
+			rc = lx_fail(lx, pos, "unsupported: surrogate code point escape in string literal");
+		if (rc) break;
 	}
-done:
 	buf_free(&a);
 	return rc;
 }

@@ -2,6 +2,7 @@
  * Lib/json (scanner.py, decoder.py, encoder.py), Modules/_json.c, Lib/ast.py (literal_eval) and
  * Python/pystrtod.c (repr's choice between fixed and exponent notation). */
 #include "chat/tool_json.h"
+#include "chat/py_escape.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -562,50 +563,14 @@ static bool lp_string_one(struct lparse *p, bool raw, struct buf *out)
 			p->i += 2;
 			continue;
 		}
-		p->i += 2;
-		switch (e) {
-		case '\n': break;
-		case '\r':
+		p->i++; /* at e */
+		if (e == '\r') { /* \<CR> or \<CR><LF>: a line continuation in source, as \<LF> is */
+			p->i++;
 			if (p->i < p->n && p->s[p->i] == '\n') p->i++;
-			break;
-		case '\\': buf_putc(out, '\\'); break;
-		case '\'': buf_putc(out, '\''); break;
-		case '"': buf_putc(out, '"'); break;
-		case 'a': buf_putc(out, '\a'); break;
-		case 'b': buf_putc(out, '\b'); break;
-		case 'f': buf_putc(out, '\f'); break;
-		case 'n': buf_putc(out, '\n'); break;
-		case 'r': buf_putc(out, '\r'); break;
-		case 't': buf_putc(out, '\t'); break;
-		case 'v': buf_putc(out, '\v'); break;
-		case 'x':
-		case 'u':
-		case 'U': {
-			int k = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-			uint32_t cp = 0;
-			for (int j = 0; j < k; j++) {
-				int h = p->i < p->n ? hex_digit_value((unsigned char)p->s[p->i]) : -1;
-				if (h < 0) return false;
-				cp = cp * 16 + (uint32_t)h;
-				p->i++;
-			}
-			if (cp > 0x10FFFF) return false;
-			buf_put_utf8(out, cp);
-			break;
+			continue;
 		}
-		case 'N': return false; /* \N{name}: not supported */
-		default:
-			if (e >= '0' && e <= '7') {
-				uint32_t cp = (uint32_t)(e - '0');
-				for (int j = 0; j < 2 && p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '7'; j++)
-					cp = cp * 8 + (uint32_t)(p->s[p->i++] - '0');
-				buf_put_utf8(out, cp);
-			} else {
-				/* Unknown escapes keep the backslash (Python warns, then does this). */
-				buf_putc(out, '\\');
-				p->i--;
-			}
-		}
+		uint32_t cp;
+		if (py_escape_decode(p->s, p->n, &p->i, out, &cp) != PY_ESCAPE_OK) return false;
 	}
 }
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "../test_util.h"
+#include "chat/py_escape.h"
 #include "chat/tool_json.h"
 #include "harness.h"
 
@@ -638,6 +639,57 @@ static void test_pipeline(void)
 	}
 }
 
+/* py_escape_decode, shared by the template lexer and the Python-literal parser: every escape
+ * class against the value Python gives it, where *i ends, and the refusals. */
+static void test_py_escape(void)
+{
+	static const struct {
+		const char *in; /* what follows the backslash */
+		const char *out;
+		size_t used; /* bytes consumed */
+		enum py_escape r;
+		uint32_t cp;
+	} cases[] = {
+		{"\nx", "", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"\\", "\\", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"'", "'", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"\"", "\"", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"a", "\a", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"b", "\b", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"f", "\f", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"n", "\n", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"r", "\r", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"t", "\t", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"v", "\v", 1, PY_ESCAPE_OK, UINT32_MAX},
+		{"x41z", "A", 3, PY_ESCAPE_OK, 0x41},
+		{"xe9", "\xc3\xa9", 3, PY_ESCAPE_OK, 0xe9},
+		{"u20AC!", "\xe2\x82\xac", 5, PY_ESCAPE_OK, 0x20ac},
+		{"U0001F600", "\xf0\x9f\x98\x80", 9, PY_ESCAPE_OK, 0x1f600},
+		{"ud800", "\xed\xa0\x80", 5, PY_ESCAPE_OK, 0xd800}, /* the caller decides on surrogates */
+		{"101x", "A", 3, PY_ESCAPE_OK, UINT32_MAX},         /* octal: at most 3 digits */
+		{"1019", "A", 3, PY_ESCAPE_OK, UINT32_MAX},
+		{"18", "\x01", 1, PY_ESCAPE_OK, UINT32_MAX},       /* 8 is not octal */
+		{"777", "\xc7\xbf", 3, PY_ESCAPE_OK, UINT32_MAX}, /* 0o777 = U+01FF */
+		{"q", "\\q", 1, PY_ESCAPE_OK, UINT32_MAX},           /* unknown: the backslash stays */
+		{"x4", "", 2, PY_ESCAPE_TRUNCATED, UINT32_MAX},
+		{"u12g4", "", 3, PY_ESCAPE_TRUNCATED, UINT32_MAX},
+		{"U00110000", "", 9, PY_ESCAPE_RANGE, UINT32_MAX},
+		{"N{DASH}", "", 1, PY_ESCAPE_NAMED, UINT32_MAX},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+		struct buf out;
+		buf_init(&out);
+		size_t i = 0, n = strlen(cases[k].in), want_len = strlen(cases[k].out);
+		uint32_t cp = 0;
+		enum py_escape r = py_escape_decode(cases[k].in, n, &i, &out, &cp);
+		CHECK_MSG(r == cases[k].r && i == cases[k].used && out.len == want_len &&
+		              !memcmp(out.data ? out.data : "", cases[k].out, want_len) &&
+		              (r != PY_ESCAPE_OK || cp == cases[k].cp),
+		          "py_escape case %zu (\\%s): result %d, used %zu, %zu bytes out", k, cases[k].in, (int)r, i, out.len);
+		buf_free(&out);
+	}
+}
+
 int main(void)
 {
 	struct err e;
@@ -652,6 +704,7 @@ int main(void)
 	test_tool_events();
 	test_schema_types();
 	test_pipeline();
+	test_py_escape();
 	tool_set_free(&g_tools);
 	TEST_END();
 }
