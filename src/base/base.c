@@ -342,3 +342,10 @@ void buf_put_float_repr(struct buf *out, double f)
 		buf_printf(out, "e%c%02d", x < 0 ? '-' : '+', x < 0 ? -x : x);
 	}
 }
+
+void buf_put_json_float(struct buf *out, double f)
+{
+	if (isnan(f)) buf_puts(out, "NaN");
+	else if (isinf(f)) buf_puts(out, f < 0 ? "-Infinity" : "Infinity");
+	else buf_put_float_repr(out, f);
+}

@@ -48,6 +48,9 @@ void buf_clear(struct buf *b);
  * Python's layout (1.0, 0.0001, 1e-05, 1e+16, -0.0, nan, inf, -inf). json.dumps prints finite
  * floats the same way. */
 void buf_put_float_repr(struct buf *out, double f);
+/* Appends f as Python's json.dumps prints a float: repr(), but NaN, Infinity, -Infinity for the
+ * non-finite ones. */
+void buf_put_json_float(struct buf *out, double f);
 /* Hands the storage to the caller (NUL-terminated) and leaves b empty. */
 char *buf_take(struct buf *b);
 

@@ -724,13 +724,6 @@ static void json_str(const char *s, size_t len, bool ascii, struct buf *out)
 	buf_putc(out, '"');
 }
 
-static void json_float(double f, struct buf *out)
-{
-	if (isnan(f)) buf_puts(out, "NaN");
-	else if (isinf(f)) buf_puts(out, f < 0 ? "-Infinity" : "Infinity");
-	else buf_put_float_repr(out, f);
-}
-
 static void json_newline(const struct jv_json_opts *o, int level, struct buf *out)
 {
 	buf_putc(out, '\n');
@@ -744,7 +737,7 @@ static int json_key(const struct jinja_value *k, const struct jv_json_opts *o, s
 	case JINJA_TYPE_INT: buf_printf(out, "\"%" PRId64 "\"", k->u.i); return 0;
 	case JINJA_TYPE_FLOAT:
 		buf_putc(out, '"');
-		json_float(k->u.f, out);
+		buf_put_json_float(out, k->u.f);
 		buf_putc(out, '"');
 		return 0;
 	case JINJA_TYPE_BOOL: buf_puts(out, k->u.b ? "\"true\"" : "\"false\""); return 0;
@@ -761,7 +754,7 @@ static int json_depth(const struct jinja_value *v, const struct jv_json_opts *o,
 	case JINJA_TYPE_NONE: buf_puts(out, "null"); return 0;
 	case JINJA_TYPE_BOOL: buf_puts(out, v->u.b ? "true" : "false"); return 0;
 	case JINJA_TYPE_INT: buf_printf(out, "%" PRId64, v->u.i); return 0;
-	case JINJA_TYPE_FLOAT: json_float(v->u.f, out); return 0;
+	case JINJA_TYPE_FLOAT: buf_put_json_float(out, v->u.f); return 0;
 	case JINJA_TYPE_STRING: json_str(v->u.s.p, v->u.s.len, o->ensure_ascii, out); return 0;
 	case JINJA_TYPE_LIST:
 		if (v->seq != JV_SEQ_LIST && v->seq != JV_SEQ_TUPLE)

@@ -684,11 +684,11 @@ static bool lp_key_text(const struct tool_json *k, struct buf *json_key, struct 
 		buf_append(ident, k->s, k->len);
 		return true;
 	case TOOL_JSON_TYPE_FLOAT:
-		tool_json_float_repr(k->f, json_key);
+		buf_put_json_float(json_key, k->f);
 		buf_putc(ident, 'n');
 		if (isfinite(k->f) && k->f == floor(k->f) && fabs(k->f) < 9007199254740992.0)
 			buf_printf(ident, "%.0f", k->f == 0 ? 0.0 : k->f);
-		else tool_json_float_repr(k->f, ident);
+		else buf_put_json_float(ident, k->f);
 		return true;
 	default: return false; /* list: unhashable; tuple: json.dumps rejects the key */
 	}
@@ -909,20 +909,13 @@ void tool_json_dump_string(const char *s, size_t n, struct buf *out)
 	buf_putc(out, '"');
 }
 
-void tool_json_float_repr(double d, struct buf *out)
-{
-	if (isnan(d)) return buf_puts(out, "NaN");
-	if (isinf(d)) return buf_puts(out, d > 0 ? "Infinity" : "-Infinity");
-	buf_put_float_repr(out, d);
-}
-
 void tool_json_dumps(const struct tool_json *v, struct buf *out)
 {
 	switch (v->type) {
 	case TOOL_JSON_TYPE_NULL: buf_puts(out, "null"); break;
 	case TOOL_JSON_TYPE_BOOL: buf_puts(out, v->b ? "true" : "false"); break;
 	case TOOL_JSON_TYPE_INT: buf_append(out, v->s, v->len); break;
-	case TOOL_JSON_TYPE_FLOAT: tool_json_float_repr(v->f, out); break;
+	case TOOL_JSON_TYPE_FLOAT: buf_put_json_float(out, v->f); break;
 	case TOOL_JSON_TYPE_STRING: tool_json_dump_string(v->s, v->len, out); break;
 	case TOOL_JSON_TYPE_ARRAY:
 		buf_putc(out, '[');

@@ -65,8 +65,6 @@ void tool_json_dumps(const struct tool_json *v, struct buf *out);
 /* json.dumps(str) of the bytes: the quoted string, and the body only (no quotes). */
 void tool_json_dump_string(const char *s, size_t n, struct buf *out);
 void tool_json_escape(const char *s, size_t n, struct buf *out);
-/* repr(float) as json.dumps prints it (NaN, Infinity, -Infinity for the non-finite). */
-void tool_json_float_repr(double d, struct buf *out);
 
 /* Python's str.isspace() for one code point, and str.strip() on UTF-8 bytes: *start and *len
  * describe the stripped slice. */

@@ -52,6 +52,22 @@ int main(void)
 	buf_put_float_repr(&b, -INFINITY);
 	CHECK_STREQ(b.data, "nan-inf");
 	buf_free(&b);
+	/* json.dumps: the same digits, JavaScript's names for the non-finite */
+	buf_init(&b);
+	buf_put_json_float(&b, NAN), buf_putc(&b, ' ');
+	buf_put_json_float(&b, INFINITY), buf_putc(&b, ' ');
+	buf_put_json_float(&b, -INFINITY), buf_putc(&b, ' ');
+	buf_put_json_float(&b, 1e-05);
+	CHECK_STREQ(b.data, "NaN Infinity -Infinity 1e-05");
+	buf_free(&b);
+
+	/* hex digits and UTF-8 appends */
+	CHECK(hex_digit_value('0') == 0 && hex_digit_value('9') == 9 && hex_digit_value('a') == 10 &&
+	      hex_digit_value('F') == 15 && hex_digit_value('g') == -1 && hex_digit_value(0xc3) == -1);
+	buf_init(&b);
+	buf_put_utf8(&b, 'A'), buf_put_utf8(&b, 0xe9), buf_put_utf8(&b, 0x20ac), buf_put_utf8(&b, 0x1f600);
+	CHECK(b.len == 10 && !memcmp(b.data, "A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10));
+	buf_free(&b);
 
 	char *p = path_join("a/", "b");
 	CHECK_STREQ(p, "a/b");
