@@ -635,20 +635,18 @@ static struct jnode *parse_postfix(struct parser *p, struct jnode *node)
 	return node;
 }
 
-static struct jnode *parse_test(struct parser *p, struct jnode *node)
+
+/* A filter or test name, dotted as jinja2 allows ("a.b"), malloc'd; NULL after reporting the
+ * error. *first (if given) receives its first token. */
+static char *parse_dotted_name(struct parser *p, struct jtoken **first)
 {
-	struct jtoken *is_tok = advance(p); /* 'is' */
-	bool negated = false;
-	if (is_name(cur(p), "not")) {
-		advance(p);
-		negated = true;
-	}
 	struct jtoken *nt = cur(p);
 	if (nt->type != JTOK_NAME) {
 		expect(p, JTOK_NAME);
 		return NULL;
 	}
 	advance(p);
+	if (first) *first = nt;
 	struct buf name;
 	buf_init(&name);
 	buf_puts(&name, nt->text);
@@ -662,9 +660,22 @@ static struct jnode *parse_test(struct parser *p, struct jnode *node)
 		buf_putc(&name, '.');
 		buf_puts(&name, advance(p)->text);
 	}
+	return buf_take(&name);
+}
+
+static struct jnode *parse_test(struct parser *p, struct jnode *node)
+{
+	struct jtoken *is_tok = advance(p); /* 'is' */
+	bool negated = false;
+	if (is_name(cur(p), "not")) {
+		advance(p);
+		negated = true;
+	}
+	char *name = parse_dotted_name(p, NULL);
+	if (!name) return NULL;
 	struct jnode *n = node_new(p, JN_TEST, is_tok);
 	n->a = node;
-	n->name = buf_take(&name);
+	n->name = name;
 	n->id = jinja_test_id(n->name); /* unknown names are checked in jinja_check_names */
 	enum jtok tt = cur(p)->type;
 	if (tt == JTOK_LPAREN) {
@@ -694,28 +705,12 @@ static struct jnode *parse_filter(struct parser *p, struct jnode *node, bool sta
 {
 	while (cur(p)->type == JTOK_PIPE || start_inline) {
 		if (!start_inline) advance(p);
-		struct jtoken *nt = cur(p);
-		if (nt->type != JTOK_NAME) {
-			expect(p, JTOK_NAME);
-			return NULL;
-		}
-		advance(p);
-		struct buf name;
-		buf_init(&name);
-		buf_puts(&name, nt->text);
-		while (cur(p)->type == JTOK_DOT) {
-			advance(p);
-			if (cur(p)->type != JTOK_NAME) {
-				buf_free(&name);
-				expect(p, JTOK_NAME);
-				return NULL;
-			}
-			buf_putc(&name, '.');
-			buf_puts(&name, advance(p)->text);
-		}
+		struct jtoken *nt;
+		char *name = parse_dotted_name(p, &nt);
+		if (!name) return NULL;
 		struct jnode *n = node_new(p, JN_FILTER, nt);
 		n->a = node;
-		n->name = buf_take(&name);
+		n->name = name;
 		n->id = jinja_filter_id(n->name); /* unknown names are checked in jinja_check_names */
 		if (cur(p)->type == JTOK_LPAREN && parse_call_args(p, n)) return NULL;
 		node = n;
